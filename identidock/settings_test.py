@@ -1,0 +1,25 @@
+"""Test settings: the real PostgreSQL and Redis on this machine.
+
+DATABASE_URL and REDIS_URL may point elsewhere; the defaults are the local servers,
+with a Redis database number of the suite's own (django-redis's tests use db 1; we
+take 15 so a developer's own data in db 0 is never flushed).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/identidock")
+os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.pop("DNMONSTER_URL", None)
+
+from .settings import *  # noqa: E402, F403
+
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Serve static files from the apps' folders, as in development: no collectstatic needed.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
