@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MonstersConfig(AppConfig):
+    name = "monsters"
+    verbose_name = "Monsters"
+    default_auto_field = "django.db.models.BigAutoField"

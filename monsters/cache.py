@@ -1,0 +1,53 @@
+"""The monster cache: Django's cache alias `monsters` (django-redis in production).
+
+Only this module builds keys. A key names everything that decides the bytes, so an
+entry can never be served for the wrong source, renderer revision or size:
+`monster:v1:<source>:<size>:<hash>`. Entries never expire; Redis evicts by LRU.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import caches
+
+CACHE_ALIAS = "monsters"
+KEY_SCHEMA = "v1"
+
+
+def make_key(key: str, key_prefix: str, version: int) -> str:
+    """Django KEY_FUNCTION: keep our keys readable in `redis-cli` (no `:1:` prefix)."""
+    return f"{key_prefix}:{key}" if key_prefix else key
+
+
+def monster_key(*, source: str, size: int, identifier: str) -> str:
+    return f"monster:{KEY_SCHEMA}:{source}:{size}:{identifier}"
+
+
+def _cache():
+    return caches[CACHE_ALIAS]
+
+
+def get_png(key: str) -> bytes | None:
+    """One cache GET. None on a miss, and also when the cache is unreachable."""
+    return _cache().get(key)
+
+
+def get_many_png(keys: list[str]) -> dict[str, bytes]:
+    """The entries present among `keys`, in one round trip."""
+    return _cache().get_many(keys)
+
+
+def store_png(key: str, png: bytes, *, overwrite: bool = False) -> bool:
+    """Store a freshly generated PNG; False only when another writer stored it first.
+
+    `add` is SET NX, so of two concurrent renders of one key exactly one counts as
+    the generation. With the cache unreachable django-redis answers None: the image
+    was still generated, so that counts too.
+    """
+    if overwrite:
+        _cache().set(key, png, timeout=None)
+        return True
+    return _cache().add(key, png, timeout=None) is not False
+
+
+def delete_png(key: str) -> bool:
+    return bool(_cache().delete(key))

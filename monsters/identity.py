@@ -1,0 +1,39 @@
+"""Names and identifiers: the only place a name becomes a hash.
+
+The hash is exactly the original Flask app's: sha256(salt + name), hex. The name
+itself is never stored or sent on; only this hash leaves the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+from django.conf import settings
+
+MAX_NAME_LENGTH = 200
+IDENTIFIER_PATTERN = r"[0-9a-f]{64}"
+_IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
+
+
+def hash_name(name: str, *, salt: str | None = None) -> str:
+    """The salted SHA-256 hex digest that stands for `name` everywhere."""
+    salted = (settings.IDENTIDOCK_SALT if salt is None else salt) + name
+    return hashlib.sha256(salted.encode("utf-8")).hexdigest()
+
+
+def is_identifier(value: str) -> bool:
+    """True for exactly 64 lowercase hex characters, the shape of `hash_name`'s output."""
+    return _IDENTIFIER_RE.fullmatch(value) is not None
+
+
+def name_problem(name: str) -> str | None:
+    """Why `name` (already stripped) is not acceptable, or None when it is."""
+    if not name:
+        return "Please type a name."
+    if len(name) > MAX_NAME_LENGTH:
+        return f"A name can be at most {MAX_NAME_LENGTH} characters (this one has {len(name)})."
+    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in name):
+        return "A name cannot contain control characters."
+    return None

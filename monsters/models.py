@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Generation(models.Model):
+    """One monster actually generated: a cache miss that produced an image.
+
+    Never the name: only its salted hash, which cannot be turned back into it.
+    """
+
+    class Origin(models.TextChoices):
+        WEB = "web", "Web"
+        WARM = "warm", "Cache warmer"
+        ADMIN = "admin", "Admin action"
+
+    name_hash = models.CharField("hash", max_length=64)
+    size = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=32)
+    origin = models.CharField(max_length=8, choices=Origin.choices)
+    png_bytes = models.PositiveIntegerField("bytes")
+    render_ms = models.FloatField("render ms")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "generation"
+        indexes = [
+            models.Index(fields=["name_hash", "size"], name="generation_hash_size"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name_hash[:12]} @ {self.size}px ({self.origin})"

@@ -1,0 +1,148 @@
+"""Where monster PNGs come from.
+
+`DnmonsterSource` asks a renderer over HTTP with dnmonster's API; `BuiltinSource`
+renders in-process with our own renderer. `get_source()` picks one from settings.
+Every failure is a `SourceError` subclass; the views map them to status codes.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Protocol
+
+import requests
+import urllib3
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import renderer
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_PNG_BYTES = 2 * 1024 * 1024
+
+# Connections are retried (a renderer replica restarting); reads are not, because a
+# slow renderer stays slow and the timeout is what the user waits for.
+CONNECT_RETRIES = 2
+RETRY_BACKOFF_SECONDS = 0.05
+POOL_SIZE = 32
+
+
+class SourceError(Exception):
+    """The renderer could not give us a monster. The message is safe to show."""
+
+    status = 503
+
+
+class SourceUnavailable(SourceError):
+    """Refused, unreachable, or answered with an error status."""
+
+
+class SourceTimeout(SourceError):
+    """Did not answer within the configured timeout."""
+
+    status = 504
+
+
+class InvalidImage(SourceError):
+    """Answered, but not with a PNG we are willing to cache and serve."""
+
+
+class Source(Protocol):
+    name: str  # recorded in the audit log
+    cache_namespace: str  # part of the cache key: changes whenever the art could change
+
+    def fetch(self, identifier: str, size: int) -> bytes: ...
+
+
+def check_png(data: bytes) -> bytes:
+    """`data` if it looks like a PNG of an acceptable size, else InvalidImage."""
+    if len(data) > MAX_PNG_BYTES:
+        raise InvalidImage(f"renderer answered {len(data)} bytes, more than {MAX_PNG_BYTES}")
+    if not data.startswith(PNG_SIGNATURE):
+        raise InvalidImage("renderer answered something that is not a PNG")
+    return data
+
+
+@dataclass(frozen=True)
+class BuiltinSource:
+    name: str = "builtin"
+    cache_namespace: str = f"builtin-r{renderer.RENDERER_VERSION}"
+
+    def fetch(self, identifier: str, size: int) -> bytes:
+        return renderer.render(identifier, size)
+
+
+@functools.cache
+def _session() -> requests.Session:
+    """One pooled session per process (gunicorn forks before the first request)."""
+    retry = Retry(
+        total=CONNECT_RETRIES,
+        connect=CONNECT_RETRIES,
+        read=False,  # re-raise read timeouts as themselves, not as "max retries"
+        status=0,
+        other=0,
+        redirect=0,
+        backoff_factor=RETRY_BACKOFF_SECONDS,
+        allowed_methods=["GET"],
+    )
+    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=POOL_SIZE)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+@dataclass(frozen=True)
+class DnmonsterSource:
+    base_url: str
+    connect_timeout: float
+    read_timeout: float
+    name: str = "dnmonster"
+    cache_namespace: str = "dnmonster"
+
+    def fetch(self, identifier: str, size: int) -> bytes:
+        url = f"{self.base_url}/monster/{identifier}"
+        try:
+            with _session().get(
+                url,
+                params={"size": size},
+                timeout=(self.connect_timeout, self.read_timeout),
+                stream=True,
+            ) as response:
+                return self._read_png(response)
+        except requests.Timeout as exc:
+            raise SourceTimeout(
+                f"renderer did not answer in time ({exc.__class__.__name__})"
+            ) from exc
+        except requests.RequestException as exc:
+            raise SourceUnavailable(f"renderer unreachable ({exc.__class__.__name__})") from exc
+
+    @staticmethod
+    def _read_png(response: requests.Response) -> bytes:
+        if response.status_code != 200:
+            raise SourceUnavailable(f"renderer answered status {response.status_code}")
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() != "image/png":
+            raise InvalidImage(f"renderer answered {content_type or 'no content type'}")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > MAX_PNG_BYTES:
+            raise InvalidImage(f"renderer answered {declared} bytes, more than {MAX_PNG_BYTES}")
+        # Read one byte past the limit, never the whole of an oversized body.
+        try:
+            return response.raw.read(MAX_PNG_BYTES + 1, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise SourceTimeout("renderer stopped sending the image") from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise SourceUnavailable(f"renderer broke off ({exc.__class__.__name__})") from exc
+
+
+def get_source() -> Source:
+    if settings.DNMONSTER_URL:
+        return DnmonsterSource(
+            base_url=settings.DNMONSTER_URL,
+            connect_timeout=settings.DNMONSTER_CONNECT_TIMEOUT,
+            read_timeout=settings.DNMONSTER_READ_TIMEOUT,
+        )
+    return BuiltinSource()

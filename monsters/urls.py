@@ -1,0 +1,14 @@
+from django.urls import path, re_path
+
+from . import identity, views
+
+app_name = "monsters"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    re_path(
+        rf"^monster/(?P<identifier>{identity.IDENTIFIER_PATTERN})$",
+        views.monster,
+        name="monster",
+    ),
+]

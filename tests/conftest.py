@@ -1,0 +1,191 @@
+"""Shared fixtures: real PostgreSQL and Redis, real HTTP renderers on free ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import ThreadingMixIn
+from urllib.parse import urlsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from django.core.cache import caches
+
+from monsters.renderer.wsgi import app as renderer_app
+
+HOW_TO_START = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": (
+        'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no'
+    ),
+}
+
+
+def _address(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+def _reachable(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop at once, with the fix in one sentence, when a real service is missing."""
+    needed = {
+        "PostgreSQL": (os.environ["DATABASE_URL"], 5432, "DATABASE_URL"),
+        "Redis": (os.environ["REDIS_URL"], 6379, "TEST_REDIS_URL"),
+    }
+    for service, (url, port, variable) in needed.items():
+        host, port = _address(url, port)
+        if not _reachable((host, port)):
+            pytest.exit(
+                f"{service} is not reachable at {host}:{port}: start it "
+                f"(`{HOW_TO_START[service]}`) or point {variable} at a running one.",
+                returncode=3,
+            )
+
+
+@pytest.fixture(autouse=True)
+def empty_monster_cache() -> Iterator[None]:
+    """Each test starts with the suite's own Redis database empty."""
+    caches["monsters"].clear()
+    yield
+    caches["monsters"].clear()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class RendererServer:
+    """Our renderer's own WSGI app on a real socket, counting the requests it gets."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        self.httpd = make_server(
+            "127.0.0.1", 0, self._counting_app, _ThreadingWSGIServer, _QuietHandler
+        )
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _counting_app(self, environ, start_response):
+        with self._lock:
+            self.requests.append(environ["PATH_INFO"] + "?" + environ.get("QUERY_STRING", ""))
+        return renderer_app(environ, start_response)
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def _renderer_process_server() -> Iterator[RendererServer]:
+    server = RendererServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def renderer_server(_renderer_process_server: RendererServer, settings) -> RendererServer:
+    """The real renderer over HTTP, wired in as DNMONSTER_URL, its counter at zero."""
+    _renderer_process_server.requests.clear()
+    settings.DNMONSTER_URL = _renderer_process_server.url
+    return _renderer_process_server
+
+
+class _MisbehavingHandler(BaseHTTPRequestHandler):
+    """Answers every request the way the server's `mode` says."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        mode = self.server.mode
+        self.server.hits += 1
+        if mode == "hang":
+            time.sleep(self.server.hang_seconds)
+            self._send(200, "image/png", b"\x89PNG\r\n\x1a\n")
+        elif mode == "error":
+            self._send(500, "text/plain", b"internal error\n")
+        elif mode == "html":
+            self._send(200, "text/html; charset=utf-8", b"<html><body>Oops</body></html>")
+        elif mode == "not-png":
+            self._send(200, "image/png", b"GIF89a not really a png")
+        elif mode == "huge":
+            self._send(200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024))
+        elif mode == "huge-undeclared":
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024))
+        else:
+            raise AssertionError(f"unknown mode {mode}")
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        # The client may have given up, as it should for a hanging renderer.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+class MisbehavingServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _MisbehavingHandler)
+        self.mode = "error"
+        self.hits = 0
+        self.hang_seconds = 3.0
+        self.url = f"http://127.0.0.1:{self.server_port}"
+
+
+@pytest.fixture
+def bad_renderer(settings) -> Iterator[MisbehavingServer]:
+    """A renderer that misbehaves on purpose; set `.mode` in the test."""
+    server = MisbehavingServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.DNMONSTER_URL = server.url
+    settings.DNMONSTER_READ_TIMEOUT = 0.5
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def refusing_renderer(settings) -> str:
+    """A renderer URL where nothing listens: every connection is refused."""
+    url = f"http://127.0.0.1:{free_port()}"
+    settings.DNMONSTER_URL = url
+    return url
