@@ -29,8 +29,9 @@ var/secret_key:
 run: $(VENV)/.base var/secret_key
 	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
 	$(LOCAL_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
+	@# One process: the local-memory cache lives in a process, so more would not share it.
 	$(LOCAL_ENV) $(VENV)/bin/gunicorn identidock.wsgi --bind $(HOST):$(PORT) \
-		--workers 2 --threads 4 --access-logfile -
+		--workers 1 --threads 8 --access-logfile - --no-control-socket
 
 ## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL)
 test: $(VENV)/.dev

@@ -55,6 +55,8 @@ def base_url() -> Iterator[str]:
             f"127.0.0.1:{port}",
             "--workers",
             "1",
+            # Several gunicorns run on a test machine: don't fight over one control socket.
+            "--no-control-socket",
         ],
         cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
