@@ -69,6 +69,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 where nothing listens."""
+    return free_port()
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
