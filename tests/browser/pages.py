@@ -52,17 +52,16 @@ class PageWatch:
         )
 
     def _on_console(self, message: ConsoleMessage) -> None:
-        if message.type != "error":
-            return
-        if (
-            any(
-                message.text.startswith(_STATUS_CONSOLE_MESSAGE.format(status))
-                for status in self.expected_document_statuses
-            )
-            and message.location.get("url", "").split("#")[0] == self.page.url.split("#")[0]
-        ):
-            return
-        self.problems.append(f"console error: {message.text} ({message.location.get('url')})")
+        if message.type == "error" and not self._echoes_expected_status(message):
+            self.problems.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    def _echoes_expected_status(self, message: ConsoleMessage) -> bool:
+        """Chromium's console echo of an expected status of the page itself."""
+        about_the_page = message.location.get("url", "") == self.page.url
+        return about_the_page and any(
+            message.text.startswith(_STATUS_CONSOLE_MESSAGE.format(status))
+            for status in self.expected_document_statuses
+        )
 
     def _on_request_failed(self, request: Request) -> None:
         self.problems.append(f"request failed: {request.method} {request.url}: {request.failure}")
