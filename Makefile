@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run test lint format bench migrations-check contact-sheet clean
+.PHONY: run test lint format bench migrations-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ migrations-check: $(VENV)/.dev
 
 contact-sheet: $(VENV)/.base
 	$(PY) scripts/contact_sheet.py
+
+## screenshots: the home page on a desktop and a phone, in Chromium, into docs/screenshots/
+screenshots: $(VENV)/.dev
+	$(PY) -m pytest tests/browser/screenshots.py -p no:cacheprovider $(PYTEST_ARGS)
+
+## brand-icons: redraw the favicon and masthead mark (the monster of "Identidock")
+brand-icons: $(VENV)/.base
+	$(PY) scripts/brand_icons.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -6,6 +6,7 @@ app_name = "monsters"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     re_path(
         rf"^monster/(?P<identifier>{identity.IDENTIFIER_PATTERN})$",
         views.monster,

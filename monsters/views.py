@@ -3,7 +3,8 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -12,6 +13,7 @@ from .forms import DEFAULT_NAME, NameForm
 
 PAGE_SIZE = 80
 LONG_CACHE = "public, max-age=31536000, immutable"
+FAVICON = "monsters/brand-40.png"
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -49,6 +51,14 @@ def monster(request: HttpRequest, identifier: str) -> HttpResponse:
         response["X-Cache"] = "HIT" if identicon.cache_hit else "MISS"
     response["ETag"] = etag
     response["Cache-Control"] = LONG_CACHE
+    return response
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's)."""
+    response = redirect(static(FAVICON))
+    response["Cache-Control"] = "public, max-age=86400"
     return response
 
 

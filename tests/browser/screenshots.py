@@ -1,0 +1,48 @@
+"""`make screenshots`: the site as a person sees it, written to docs/screenshots/.
+
+Not part of `make test` (pytest collects only `test_*.py`); it runs on its own with
+the browser suite's fixtures (live server, real renderer, Redis, PostgreSQL):
+
+    .venv/bin/python -m pytest tests/browser/screenshots.py
+
+Each shot is also a check: the page it shows must have loaded without a problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+from playwright.sync_api import Page
+
+from .pages import DESKTOP, PHONE, monster_state
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _save(page: Page, name: str, *, full_page: bool) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    # CSS pixels, so a phone shot is the phone's 375 x 667 whatever its pixel ratio.
+    page.screenshot(path=path, full_page=full_page, scale="css", animations="disabled")
+    return path
+
+
+def _assert_monster_loaded(page: Page) -> None:
+    state = monster_state(page)
+    assert state["complete"] and state["naturalWidth"] > 0
+
+
+def test_home_page_on_a_desktop(pages):
+    page = pages.open("/", device=DESKTOP)
+    _assert_monster_loaded(page)
+    path = _save(page, "home-desktop", full_page=True)
+    assert Image.open(path).width == DESKTOP["viewport"]["width"]
+
+
+def test_home_page_on_a_phone(pages):
+    page = pages.open("/", device=PHONE)
+    _assert_monster_loaded(page)
+    path = _save(page, "home-phone", full_page=False)
+    viewport = PHONE["viewport"]
+    assert Image.open(path).size == (viewport["width"], viewport["height"])
