@@ -1,19 +1,296 @@
-from django.contrib import admin
+"""The staff view of the audit log: read-only, fast at millions of rows.
 
+Rows are written by the service alone: nobody adds or changes one here, and only
+superusers delete. Searching takes a hash prefix or a person's name (hashed here,
+matched exactly); the actions warm and evict cache entries through the service layer.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from . import admin_overview, audit_stats, cache_entries, identity
 from .models import Generation
+
+# More than this many distinct monsters at once belongs to `manage.py warm_cache`.
+MAX_ACTION_ENTRIES = 500
+OTHER_EVENTS_SHOWN = 50
+THUMBNAIL_SIZE = 40
+PREVIEW_SIZE = 160
+HEX_DIGITS = frozenset("0123456789abcdef")
+
+admin.site.site_header = "Identidock staff"
+admin.site.site_title = "Identidock staff"
+admin.site.index_title = "Audit log and accounts"
+# The index template adds a link to the audit-log overview above the app list.
+admin.site.index_template = "admin/identidock/index.html"
+
+
+def monster_url(name_hash: str, size: int) -> str:
+    return f"{reverse('monsters:monster', args=[name_hash])}?size={size}"
+
+
+def search_condition(term: str) -> Q | None:
+    """What the admin search box matches for `term`, or None when nothing can match.
+
+    A hex term matches hashes that start with it (lowercased, so `LIKE 'ab12%'` uses
+    the prefix index). Any valid name also matches its own salted hash exactly: staff
+    can find a person's monster although no name is ever stored.
+    """
+    term = term.strip()
+    conditions = []
+    prefix = term.lower()
+    if prefix and len(prefix) <= 64 and set(prefix) <= HEX_DIGITS:
+        conditions.append(Q(name_hash__startswith=prefix))
+    if identity.name_problem(term) is None:
+        conditions.append(Q(name_hash=identity.hash_name(term)))
+    if not conditions:
+        return None
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined |= condition
+    return combined
+
+
+class KnownValuesFilter(admin.AllValuesFieldListFilter):
+    """A field filter whose choices come from an index walk, not `SELECT DISTINCT`
+    over the whole log (which reads every row, on every changelist page)."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = audit_stats.distinct_values(field.name)
 
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
-    """The audit log, read-only: generations are recorded by the service alone."""
-
-    list_display = ["name_hash", "size", "source", "origin", "png_bytes", "render_ms", "created_at"]
-    list_filter = ["source", "origin", "size"]
+    list_display = [
+        "thumbnail",
+        "short_hash",
+        "size",
+        "source",
+        "origin",
+        "bytes_display",
+        "render_ms_display",
+        "created_display",
+    ]
+    list_display_links = ["thumbnail", "short_hash"]
+    list_filter = [("source", KnownValuesFilter), "origin", ("size", KnownValuesFilter)]
+    # Sorting by anything else would sort the whole log for every page.
+    sortable_by = ["created_display"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Generation._meta.fields]
+    list_per_page = 100
+    show_full_result_count = False
+    # Facet counts cost a pass over the whole log per filter option.
+    show_facets = admin.ShowFacets.NEVER
+    # The box is shown for these; get_search_results decides what matches.
+    search_fields = ["name_hash"]
+    search_help_text = (
+        "A hash or its first characters (e.g. 3fa9c2), or a person's name: the name is "
+        "hashed with this site's salt and matched exactly, so you can find someone's "
+        "monster although names are never stored."
+    )
+    actions = ["warm_into_cache", "evict_from_cache"]
+    fieldsets = [
+        (None, {"fields": ["monster_preview", "name_hash"]}),
+        (
+            "Generation",
+            {"fields": ["size", "source", "origin", "png_bytes", "render_ms", "created_at"]},
+        ),
+        ("Other generation events of this hash", {"fields": ["other_events"]}),
+    ]
+    readonly_fields = [
+        "monster_preview",
+        "name_hash",
+        "size",
+        "source",
+        "origin",
+        "png_bytes",
+        "render_ms",
+        "created_at",
+        "other_events",
+    ]
 
-    def has_add_permission(self, request):
+    # Read-only: the service writes the log; only superusers may delete from it.
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: Generation | None = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Generation | None = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    # Columns
+
+    @admin.display(description="monster")
+    def thumbnail(self, obj: Generation) -> SafeString:
+        return format_html(
+            '<img src="{}" loading="lazy" width="{}" height="{}" alt="">',
+            monster_url(obj.name_hash, THUMBNAIL_SIZE),
+            THUMBNAIL_SIZE,
+            THUMBNAIL_SIZE,
+        )
+
+    @admin.display(description="hash")
+    def short_hash(self, obj: Generation) -> SafeString:
+        return format_html('<code title="{}">{}</code>', obj.name_hash, obj.name_hash[:12])
+
+    @admin.display(description="bytes")
+    def bytes_display(self, obj: Generation) -> str:
+        return f"{obj.png_bytes:,}"
+
+    @admin.display(description="render ms")
+    def render_ms_display(self, obj: Generation) -> str:
+        return f"{obj.render_ms:.1f}"
+
+    @admin.display(description="created at", ordering="created_at")
+    def created_display(self, obj: Generation) -> str:
+        return f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M:%S}"
+
+    # Detail page
+
+    @admin.display(description="monster")
+    def monster_preview(self, obj: Generation) -> SafeString:
+        return format_html(
+            '<img class="monster-preview" src="{}" width="{}" height="{}" alt="The monster {}">',
+            monster_url(obj.name_hash, PREVIEW_SIZE),
+            PREVIEW_SIZE,
+            PREVIEW_SIZE,
+            obj.name_hash[:12],
+        )
+
+    @admin.display(description="events")
+    def other_events(self, obj: Generation) -> SafeString:
+        events = list(
+            audit_stats.events_of_hash(
+                name_hash=obj.name_hash, exclude_id=obj.pk, limit=OTHER_EVENTS_SHOWN
+            )
+        )
+        search = reverse("admin:monsters_generation_changelist") + f"?q={obj.name_hash}"
+        if not events:
+            return format_html("<p>{}</p>", "This is the only generation of this hash.")
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{} px</td><td>{}</td><td>{}</td>'
+            "<td>{}</td><td>{} ms</td></tr>",
+            (
+                (
+                    reverse("admin:monsters_generation_change", args=[event.pk]),
+                    f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S}",
+                    event.size,
+                    event.source,
+                    event.get_origin_display(),
+                    f"{event.png_bytes:,}",
+                    f"{event.render_ms:.1f}",
+                )
+                for event in events
+            ),
+        )
+        shown = (
+            f"The newest {OTHER_EVENTS_SHOWN} are shown. "
+            if len(events) == OTHER_EVENTS_SHOWN
+            else ""
+        )
+        return format_html(
+            '<table class="other-events"><thead><tr><th>time</th><th>size</th>'
+            "<th>source</th><th>origin</th><th>bytes</th><th>render</th></tr></thead>"
+            '<tbody>{}</tbody></table><p>{}<a href="{}">All events of this hash</a> '
+            "in the log.</p>",
+            rows,
+            shown,
+            search,
+        )
+
+    # Search: a hash prefix or a name, never a scan of the whole log.
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Generation], search_term: str
+    ) -> tuple[QuerySet[Generation], bool]:
+        if not search_term.strip():
+            return queryset, False
+        condition = search_condition(search_term)
+        if condition is None:
+            return queryset.none(), False
+        return queryset.filter(condition), False
+
+    # Actions, through the service layer
+
+    def _selected_entries(
+        self, request: HttpRequest, queryset: QuerySet[Generation]
+    ) -> list[cache_entries.Entry] | None:
+        entries = list(
+            queryset.order_by()
+            .values_list("name_hash", "size")
+            .distinct()[: MAX_ACTION_ENTRIES + 1]
+        )
+        if len(entries) > MAX_ACTION_ENTRIES:
+            self.message_user(
+                request,
+                f"That selection holds more than {MAX_ACTION_ENTRIES} different monsters; "
+                f"select fewer, or use `manage.py warm_cache` for bulk work.",
+                messages.ERROR,
+            )
+            return None
+        return entries
+
+    @admin.action(description="Warm into cache", permissions=["view"])
+    def warm_into_cache(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
+        entries = self._selected_entries(request, queryset)
+        if entries is None:
+            return
+        report = cache_entries.warm_entries(entries=entries, origin=Generation.Origin.ADMIN)
+        summary = (
+            f"{report.warmed} warmed, {report.already_cached} already cached, "
+            f"{report.failed} failed."
+        )
+        if report.failed:
+            self.message_user(
+                request,
+                f"{summary} The renderer said: {'; '.join(report.problems)}.",
+                messages.WARNING,
+            )
+        else:
+            self.message_user(request, summary, messages.SUCCESS)
+
+    @admin.action(description="Evict from cache", permissions=["view"])
+    def evict_from_cache(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
+        entries = self._selected_entries(request, queryset)
+        if entries is None:
+            return
+        report = cache_entries.evict_entries(entries=entries)
+        self.message_user(
+            request,
+            f"{report.evicted} evicted, {report.not_cached} were not cached. "
+            "The audit log keeps its rows.",
+            messages.SUCCESS,
+        )
+
+    # The overview page
+
+    def get_urls(self):
+        overview = path(
+            "overview/",
+            self.admin_site.admin_view(self.overview_view),
+            name="monsters_generation_overview",
+        )
+        return [overview, *super().get_urls()]
+
+    def overview_view(self, request: HttpRequest) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            **admin_overview.overview_context(),
+            "opts": self.opts,
+            "title": "Audit log overview",
+        }
+        return TemplateResponse(request, "admin/monsters/generation/overview.html", context)

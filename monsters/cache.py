@@ -51,3 +51,9 @@ def store_png(key: str, png: bytes, *, overwrite: bool = False) -> bool:
 
 def delete_png(key: str) -> bool:
     return bool(_cache().delete(key))
+
+
+def delete_many_png(keys: list[str]) -> None:
+    """Delete `keys` in one round trip; keys that are not cached are ignored."""
+    if keys:
+        _cache().delete_many(keys)

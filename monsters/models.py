@@ -28,6 +28,19 @@ class Generation(models.Model):
         verbose_name = "generation"
         indexes = [
             models.Index(fields=["name_hash", "size"], name="generation_hash_size"),
+            # The admin at a million rows. A hash-prefix search is `LIKE 'ab12%'`, which
+            # a btree serves only under the C collation or with a pattern opclass
+            # (PostgreSQL; other databases get a plain index and ignore the opclass).
+            models.Index(
+                fields=["name_hash"],
+                name="generation_hash_prefix",
+                opclasses=["varchar_pattern_ops"],
+            ),
+            # Each changelist filter, newest first, without walking the whole log; the
+            # leading column also answers "which sizes exist" with a few index probes.
+            models.Index(fields=["origin", "-created_at"], name="generation_origin_created"),
+            models.Index(fields=["source", "-created_at"], name="generation_source_created"),
+            models.Index(fields=["size", "-created_at"], name="generation_size_created"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,48 @@
+"""What the audit-log overview page shows, gathered in one place for the admin view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import audit_stats, bar_chart, cache_entries
+from .models import Generation
+
+
+def overview_context() -> dict[str, Any]:
+    """Totals, a 30-day bar chart, counts by source and origin, and the cache state of
+    the newest monsters (one cache round trip for all of them)."""
+    breakdown = audit_stats.breakdown()
+    newest = audit_stats.newest_entries()
+    cached = cache_entries.cached_entries(
+        entries=[(entry.name_hash, entry.size) for entry in newest]
+    )
+    origin_labels = dict(Generation.Origin.choices)
+    chart = bar_chart.bar_chart(audit_stats.daily_counts())
+    return {
+        "total": breakdown.total,
+        "distinct_hashes": audit_stats.distinct_hash_count(),
+        "chart": chart,
+        "chart_days": audit_stats.CHART_DAYS,
+        "breakdowns": [
+            ("source", _with_shares(breakdown.by_source, breakdown.total)),
+            (
+                "origin",
+                _with_shares(
+                    [(origin_labels.get(key, key), count) for key, count in breakdown.by_origin],
+                    breakdown.total,
+                ),
+            ),
+        ],
+        "newest": [
+            {"entry": entry, "cached": (entry.name_hash, entry.size) in cached} for entry in newest
+        ],
+        "newest_cached": len(cached),
+    }
+
+
+def _with_shares(counts: list[tuple[str, int]], total: int) -> list[dict[str, Any]]:
+    """Each label with its count and its share of `total`, in percent."""
+    return [
+        {"label": label, "count": count, "percent": round(100 * count / total, 1) if total else 0}
+        for label, count in counts
+    ]
