@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import Page
 
-from .pages import DESKTOP, PHONE, monster_state
+from .pages import DESKTOP, PHONE, monster_state, submit_name
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -46,3 +46,20 @@ def test_home_page_on_a_phone(pages):
     path = _save(page, "home-phone", full_page=False)
     viewport = PHONE["viewport"]
     assert Image.open(path).size == (viewport["width"], viewport["height"])
+
+
+def test_admin_changelist(pages, admin_user):
+    page = pages.open("/")
+    for name in ["Moby Dock", "Ada Lovelace", "김철수", "Grace Hopper"]:
+        submit_name(page, name)
+    staff = pages.open_as_staff(
+        "/admin/monsters/generation/", username="admin", password="password"
+    )
+    staff.wait_for_load_state("networkidle")
+    path = _save(staff, "admin-changelist", full_page=False)
+    assert Image.open(path).width == DESKTOP["viewport"]["width"]
+
+    staff.goto("/admin/monsters/generation/overview/")
+    staff.wait_for_load_state("networkidle")
+    path = _save(staff, "admin-overview", full_page=True)
+    assert Image.open(path).width == DESKTOP["viewport"]["width"]

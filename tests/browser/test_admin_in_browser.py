@@ -1,0 +1,55 @@
+"""The audit log in the admin, as a member of staff uses it in a real browser."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from monsters import identity
+
+from .pages import submit_name
+
+# pytest-django's `admin_user` fixture.
+ADMIN = {"username": "admin", "password": "password"}
+CHANGELIST = "/admin/monsters/generation/"
+
+
+def _generate_monsters_for(pages, names: list[str]) -> None:
+    """Visit the site as people do, so the audit log fills through the real flow."""
+    page = pages.open("/")
+    for name in names:
+        submit_name(page, name)
+
+
+def _thumbnails(page: Page) -> list[dict]:
+    # Thumbnails load lazily and in parallel: wait until the browser is done with each.
+    page.wait_for_function(
+        "[...document.querySelectorAll('#result_list img')].every(img => img.complete)"
+    )
+    return page.locator("#result_list img").evaluate_all(
+        "imgs => imgs.map(img => ({complete: img.complete, width: img.naturalWidth, src: img.src}))"
+    )
+
+
+def test_changelist_shows_thumbnails_that_loaded(pages, admin_user):
+    _generate_monsters_for(pages, ["Moby Dock", "Ada Lovelace"])
+    page = pages.open_as_staff(CHANGELIST, **ADMIN)
+    thumbnails = _thumbnails(page)
+    assert len(thumbnails) >= 3  # Joe Bloggs, Moby Dock, Ada Lovelace (and their 2x)
+    for thumbnail in thumbnails:
+        assert thumbnail["complete"] and thumbnail["width"] > 0, thumbnail["src"]
+        assert "size=40" in thumbnail["src"]
+
+
+def test_searching_by_a_name_finds_its_row(pages, admin_user):
+    _generate_monsters_for(pages, ["Moby Dock", "Ada Lovelace"])
+    page = pages.open_as_staff(CHANGELIST, **ADMIN)
+    _thumbnails(page)  # let the page finish, or leaving it aborts the thumbnails in flight
+    page.locator("#searchbar").fill("Moby Dock")
+    with page.expect_navigation():
+        page.locator("#searchbar").press("Enter")
+    moby = identity.hash_name("Moby Dock")
+    hashes = page.locator("#result_list code[title]").evaluate_all(
+        "codes => codes.map(code => code.title)"
+    )
+    assert hashes and set(hashes) == {moby}
+    expect(page.locator("#result_list")).to_contain_text(moby[:12])
