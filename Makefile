@@ -29,8 +29,7 @@ var/secret_key:
 run: $(VENV)/.base var/secret_key
 	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
 	$(LOCAL_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
-	$(LOCAL_ENV) $(VENV)/bin/gunicorn identidock.wsgi --bind $(HOST):$(PORT) \
-		--workers 2 --threads 4 --access-logfile -
+	$(LOCAL_ENV) $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) identidock.wsgi
 
 ## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL)
 test: $(VENV)/.dev
