@@ -8,6 +8,9 @@ entry can never be served for the wrong source, renderer revision or size:
 from __future__ import annotations
 
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 
 CACHE_ALIAS = "monsters"
 KEY_SCHEMA = "v1"
@@ -51,3 +54,23 @@ def store_png(key: str, png: bytes, *, overwrite: bool = False) -> bool:
 
 def delete_png(key: str) -> bool:
     return bool(_cache().delete(key))
+
+
+def backend_name() -> str:
+    """What holds the monsters: "redis", "local-memory", or the backend's class name."""
+    backend = _cache()
+    if isinstance(backend, RedisCache):
+        return "redis"
+    if isinstance(backend, LocMemCache):
+        return "local-memory"
+    return type(backend).__name__
+
+
+def ping() -> None:
+    """One Redis PING, raising `redis.RedisError` when Redis does not answer.
+
+    Straight through the client, because the cache methods swallow errors
+    (IGNORE_EXCEPTIONS). A local-memory cache lives in this process: nothing to ping.
+    """
+    if isinstance(_cache(), RedisCache):
+        get_redis_connection(CACHE_ALIAS).ping()
