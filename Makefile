@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run test lint format bench migrations-check contact-sheet screenshots brand-icons clean
+.PHONY: run stack test lint format bench migrations-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ run: $(VENV)/.base var/secret_key
 	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
 	$(LOCAL_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	@# One process: the local-memory cache lives in a process, so more would not share it.
-	$(LOCAL_ENV) $(VENV)/bin/gunicorn identidock.wsgi --bind $(HOST):$(PORT) \
-		--workers 1 --threads 8 --access-logfile - --no-control-socket
+	$(LOCAL_ENV) $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) \
+		--workers 1 --threads 8 identidock.wsgi
+
+## stack: the docker-compose topology without Docker: renderer + migrate + identidock under
+## gunicorn, against the local PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
+stack: $(VENV)/.dev
+	$(PY) scripts/stack.py --port $(PORT) $(STACK_ARGS)
 
 ## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL)
 test: $(VENV)/.dev

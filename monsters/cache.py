@@ -8,6 +8,9 @@ entry can never be served for the wrong source, renderer revision or size:
 from __future__ import annotations
 
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 
 CACHE_ALIAS = "monsters"
 KEY_SCHEMA = "v1"
@@ -57,3 +60,23 @@ def delete_many_png(keys: list[str]) -> None:
     """Delete `keys` in one round trip; keys that are not cached are ignored."""
     if keys:
         _cache().delete_many(keys)
+
+
+def backend_name() -> str:
+    """What holds the monsters: "redis", "local-memory", or the backend's class name."""
+    backend = _cache()
+    if isinstance(backend, RedisCache):
+        return "redis"
+    if isinstance(backend, LocMemCache):
+        return "local-memory"
+    return type(backend).__name__
+
+
+def ping() -> None:
+    """One Redis PING, raising `redis.RedisError` when Redis does not answer.
+
+    Straight through the client, because the cache methods swallow errors
+    (IGNORE_EXCEPTIONS). A local-memory cache lives in this process: nothing to ping.
+    """
+    if isinstance(_cache(), RedisCache):
+        get_redis_connection(CACHE_ALIAS).ping()

@@ -1,12 +1,14 @@
 from django.urls import path, re_path
 
-from . import identity, views
+from . import health, identity, views
 
 app_name = "monsters"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("favicon.ico", views.favicon, name="favicon"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     re_path(
         rf"^monster/(?P<identifier>{identity.IDENTIFIER_PATTERN})$",
         views.monster,

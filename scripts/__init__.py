@@ -1,0 +1,1 @@
+"""Developer scripts; `stack` is also imported by the stack test."""

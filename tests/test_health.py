@@ -1,0 +1,249 @@
+"""/healthz and /readyz: liveness touches nothing; readiness checks each component for real."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from django_redis import get_redis_connection
+
+from monsters.models import Generation
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A port where nothing listens: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and then never says a word (a hung server)."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(16)
+        yield server.getsockname()[1]
+
+
+def _monster_cache_at(settings, location: str) -> None:
+    caches = copy.deepcopy(settings.CACHES)
+    caches["monsters"]["LOCATION"] = location
+    settings.CACHES = caches
+
+
+def _components(response) -> dict[str, dict]:
+    return response.json()["components"]
+
+
+# --- /healthz ----------------------------------------------------------------------
+
+
+def test_healthz_answers_ok_as_plain_text(client):
+    response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.OK
+    assert response.content == b"ok\n"
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def test_healthz_touches_neither_database_nor_cache_nor_renderer(
+    client, settings, refusing_renderer, django_assert_num_queries
+):
+    _monster_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.OK
+
+
+# --- /readyz: everything up ---------------------------------------------------------
+
+
+def test_readyz_is_200_when_postgres_redis_and_the_renderer_are_up(client, renderer_server):
+    response = client.get("/readyz")
+    assert response.status_code == HTTPStatus.OK
+    body = response.json()
+    assert body["status"] == "ready"
+    assert {name: (c["status"], c["backend"]) for name, c in body["components"].items()} == {
+        "database": ("up", "postgresql"),
+        "cache": ("up", "redis"),
+        "renderer": ("up", "dnmonster"),
+    }
+
+
+def test_readyz_reports_how_long_each_check_took(client, renderer_server):
+    for component in _components(client.get("/readyz")).values():
+        assert isinstance(component["ms"], float)
+        assert 0 <= component["ms"] < 1000
+
+
+def test_readyz_asks_the_renderer_for_one_tiny_monster(client, renderer_server):
+    client.get("/readyz")
+    assert renderer_server.requests == ["/monster/readyz?size=8"]
+
+
+def test_readyz_writes_nothing(client, renderer_server):
+    client.get("/readyz")
+    assert not Generation.objects.exists()
+    assert get_redis_connection("monsters").dbsize() == 0
+
+
+def test_readyz_is_never_cached(client, renderer_server):
+    assert "no-store" in client.get("/readyz")["Cache-Control"]
+
+
+def test_readyz_reports_the_builtin_renderer_as_up_when_no_url_is_set(client, settings):
+    settings.DNMONSTER_URL = ""
+    response = client.get("/readyz")
+    assert response.status_code == HTTPStatus.OK
+    renderer = _components(response)["renderer"]
+    assert (renderer["status"], renderer["backend"]) == ("up", "builtin")
+
+
+def test_readyz_reports_a_local_memory_cache_as_up(client, settings, renderer_server):
+    settings.CACHES = {
+        **settings.CACHES,
+        "monsters": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    response = client.get("/readyz")
+    assert response.status_code == HTTPStatus.OK
+    cache = _components(response)["cache"]
+    assert (cache["status"], cache["backend"]) == ("up", "local-memory")
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_probes_accept_only_get_and_head(client, method):
+    for path in ("/healthz", "/readyz"):
+        assert getattr(client, method)(path).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+# --- /readyz: one component down ----------------------------------------------------
+
+
+def test_readyz_is_503_when_the_renderer_refuses_connections(client, refusing_renderer):
+    response = client.get("/readyz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    components = _components(response)
+    assert response.json()["status"] == "not ready"
+    assert components["renderer"]["status"] == "down"
+    assert components["renderer"]["error"] == "SourceUnavailable"
+    assert components["database"]["status"] == components["cache"]["status"] == "up"
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [("error", "SourceUnavailable"), ("html", "InvalidImage"), ("not-png", "InvalidImage")],
+)
+def test_readyz_is_503_when_the_renderer_answers_garbage(client, bad_renderer, mode, error):
+    bad_renderer.mode = mode
+    response = client.get("/readyz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert _components(response)["renderer"]["error"] == error
+
+
+def test_readyz_gives_up_on_a_hanging_renderer_within_its_own_short_timeout(
+    client, bad_renderer, settings
+):
+    bad_renderer.mode = "hang"
+    settings.DNMONSTER_READ_TIMEOUT = 30.0  # a request may wait this long; a probe may not
+    started = time.monotonic()
+    response = client.get("/readyz")
+    assert time.monotonic() - started < 2.5
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert _components(response)["renderer"]["error"] == "SourceTimeout"
+
+
+def test_readyz_is_503_when_redis_refuses_connections(client, settings, renderer_server):
+    _monster_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
+    response = client.get("/readyz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    cache = _components(response)["cache"]
+    assert (cache["status"], cache["backend"]) == ("down", "redis")
+    assert cache["error"] == "ConnectionError"
+    assert _components(response)["renderer"]["status"] == "up"
+
+
+def test_readyz_gives_up_on_a_silent_redis_within_a_couple_of_seconds(
+    client, settings, renderer_server, silent_port
+):
+    _monster_cache_at(settings, f"redis://127.0.0.1:{silent_port}/0")
+    started = time.monotonic()
+    response = client.get("/readyz")
+    assert time.monotonic() - started < 3
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert _components(response)["cache"]["error"] == "TimeoutError"
+
+
+# The database a request uses is fixed when Django starts, so a broken one is tested in a
+# process of its own, started with a DATABASE_URL that leads nowhere.
+_READYZ_IN_A_PROCESS = """
+import django
+django.setup()
+from django.test import Client
+response = Client().get("/readyz")
+print(response.status_code)
+print(response.content.decode())
+"""
+
+
+def _readyz_in_a_process(database_url: str) -> tuple[int, dict]:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DNMONSTER_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="identidock.settings",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="testserver",
+        DATABASE_URL=database_url,
+        REDIS_URL=os.environ["REDIS_URL"],
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", _READYZ_IN_A_PROCESS],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    status, body = result.stdout.strip().split("\n", 1)
+    return int(status), json.loads(body)
+
+
+def test_readyz_is_503_when_postgres_refuses_connections():
+    status, body = _readyz_in_a_process(f"postgres://postgres@127.0.0.1:{free_port()}/nowhere")
+    assert status == HTTPStatus.SERVICE_UNAVAILABLE
+    database = body["components"]["database"]
+    assert (database["status"], database["backend"]) == ("down", "postgresql")
+    assert database["error"] == "OperationalError"
+    assert body["components"]["cache"]["status"] == body["components"]["renderer"]["status"] == "up"
+
+
+def test_readyz_gives_up_on_a_silent_postgres_within_its_connect_timeout(silent_port):
+    started = time.monotonic()
+    status, body = _readyz_in_a_process(f"postgres://postgres@127.0.0.1:{silent_port}/nowhere")
+    # libpq's connect timeout is 2 s; the rest is starting Python and Django.
+    assert time.monotonic() - started < 10
+    assert 1900 <= body["components"]["database"]["ms"] < 4000
+    assert status == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def test_readyz_is_503_when_the_database_does_not_exist():
+    server = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    status, body = _readyz_in_a_process(f"{server}/identidock_no_such_database")
+    assert status == HTTPStatus.SERVICE_UNAVAILABLE
+    assert body["components"]["database"]["status"] == "down"

@@ -1,0 +1,177 @@
+"""`make stack`: the compose topology as plain processes, started, used and stopped for real.
+
+One run of the stack (renderer and identidock under gunicorn, after `migrate`, on a
+scratch database and the suite's Redis database) is shared by the tests of this module;
+each test checks one thing that run recorded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import psycopg2
+import pytest
+
+from scripts import stack
+
+SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"}
+
+
+@dataclass
+class StackRun:
+    database_url: str
+    report: dict
+    migrate: stack.Exit
+    exits: dict[str, stack.Exit]
+    generations: int
+
+
+@pytest.fixture(scope="module")
+def stack_run(tmp_path_factory) -> StackRun:
+    database_url = stack.scratch_database_url(os.environ["DATABASE_URL"])
+    stack.create_database(database_url)
+    try:
+        running = stack.Stack(
+            database_url=database_url,
+            redis_url=os.environ["REDIS_URL"],
+            variables={**SECRETS, "GUNICORN_WORKERS": "2"},
+            log_dir=tmp_path_factory.mktemp("stack-logs"),
+        )
+        with running:
+            report = stack.smoke(running.url)
+            exits = running.stop()
+        with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM monsters_generation")
+            generations = cursor.fetchone()[0]
+        connection.close()
+    finally:
+        stack.drop_database(database_url)
+    return StackRun(database_url, report, running.migrate_exit, exits, generations)
+
+
+def test_migrate_runs_first_and_succeeds(stack_run):
+    assert stack_run.migrate.returncode == 0
+    assert "Applying monsters.0001_initial... OK" in stack_run.migrate.stdout
+
+
+def test_page_shows_the_submitted_names_monster(stack_run):
+    assert stack_run.report["form"].status == HTTPStatus.OK
+    assert stack_run.report["page"].status == HTTPStatus.OK
+    assert stack_run.report["monster_path"].startswith("/monster/")
+
+
+def test_stylesheet_is_served_from_the_collected_static_files(stack_run):
+    stylesheet = stack_run.report["stylesheet"]
+    assert stylesheet.status == HTTPStatus.OK
+    assert stylesheet.headers["Content-Type"].startswith("text/css")
+
+
+def test_monster_is_drawn_once_then_served_from_redis(stack_run):
+    first, second = stack_run.report["monsters"]
+    assert (first.status, second.status) == (HTTPStatus.OK, HTTPStatus.OK)
+    assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
+    assert first.body == second.body
+    assert first.body.startswith(b"\x89PNG")
+
+
+def test_the_miss_is_recorded_once_in_postgres(stack_run):
+    assert stack_run.generations == 1
+
+
+def test_renderer_drew_the_monster_as_a_separate_service(stack_run):
+    renderer_log = stack_run.exits["dnmonster"].stdout
+    assert renderer_log.count("GET /monster/") == 2  # the page's monster and the readyz probe
+    assert "GET /monster/readyz?size=8" in renderer_log
+
+
+def test_healthz_answers(stack_run):
+    assert stack_run.report["healthz"].status == HTTPStatus.OK
+
+
+def test_readyz_sees_postgres_redis_and_the_renderer_up(stack_run):
+    readyz = stack_run.report["readyz"]
+    assert readyz.status == HTTPStatus.OK
+    components = readyz.json()["components"]
+    assert {name: (c["status"], c["backend"]) for name, c in components.items()} == {
+        "database": ("up", "postgresql"),
+        "cache": ("up", "redis"),
+        "renderer": ("up", "dnmonster"),
+    }
+
+
+def test_identidock_runs_through_the_start_script_with_gunicorn_conf(stack_run):
+    identidock = stack_run.exits["identidock"]
+    assert "Running the production server (ENV=PROD)" in identidock.stdout
+    assert "Using worker: gthread" in identidock.stderr
+    # The access log goes to stdout, with the time taken.
+    assert '"GET /healthz HTTP/1.1" 200' in identidock.stdout
+
+
+@pytest.mark.parametrize("service", ["identidock", "dnmonster"])
+def test_sigterm_stops_each_server_gracefully(stack_run, service):
+    exit_ = stack_run.exits[service]
+    assert exit_.returncode == 0
+    assert "Handling signal: term" in exit_.stderr
+    assert "Shutting down: Master" in exit_.stderr
+    assert "Traceback" not in exit_.stderr
+    assert "Error" not in exit_.stderr
+
+
+def test_scratch_database_is_dropped_afterwards(stack_run):
+    assert not stack.database_exists(stack_run.database_url)
+
+
+# --- The runner's own pieces ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected"),
+    [
+        ("${A}", {"A": "1"}, "1"),
+        ("$A-x", {"A": "1"}, "1-x"),
+        ("${A:-d}", {}, "d"),
+        ("${A:-d}", {"A": ""}, "d"),
+        ("${A-d}", {"A": ""}, ""),
+        ("${A:-}", {}, ""),
+        ("${A:?needed}", {"A": "v"}, "v"),
+        ("cost: $$5", {}, "cost: $5"),
+        ("${A:-localhost},127.0.0.1", {}, "localhost,127.0.0.1"),
+    ],
+)
+def test_interpolation_follows_compose(text, variables, expected):
+    assert stack.interpolate(text, variables) == expected
+
+
+def test_interpolation_refuses_a_missing_required_variable_with_its_message():
+    with pytest.raises(stack.StackError, match="A is required: set A please"):
+        stack.interpolate("${A:?set A please}", {})
+
+
+def test_service_urls_are_mapped_to_local_servers_and_nothing_else_changes():
+    environment = {
+        "DATABASE_URL": "postgres://identidock:pw@postgres:5432/identidock",
+        "REDIS_URL": "redis://redis:6379/0",
+        "ELSEWHERE": "http://example.com/",
+        "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]",
+    }
+    local = stack.localize(
+        environment,
+        {"postgres": "postgres://postgres@127.0.0.1:5432/x", "redis": "redis://127.0.0.1:6379/13"},
+    )
+    assert local == {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
+        "REDIS_URL": "redis://127.0.0.1:6379/13",
+        "ELSEWHERE": "http://example.com/",
+        "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]",
+    }
+
+
+def test_container_commands_get_a_local_bind_and_the_virtualenvs_tools():
+    command = stack.localize_command(
+        ["gunicorn", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8080", "app"],
+        bind="127.0.0.1:8301",
+    )
+    assert command[0] == str(stack.VENV_BIN / "gunicorn")
+    assert command[1:] == ["--config", "gunicorn.conf.py", "--bind", "127.0.0.1:8301", "app"]
