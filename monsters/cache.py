@@ -8,6 +8,7 @@ entry can never be served for the wrong source, renderer revision or size:
 from __future__ import annotations
 
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 
 CACHE_ALIAS = "monsters"
 KEY_SCHEMA = "v1"
@@ -51,3 +52,9 @@ def store_png(key: str, png: bytes, *, overwrite: bool = False) -> bool:
 
 def delete_png(key: str) -> bool:
     return bool(_cache().delete(key))
+
+
+def is_process_local() -> bool:
+    """True when the cache lives in this process's memory (no REDIS_URL): what a
+    command stores there is gone when the command exits."""
+    return isinstance(_cache(), LocMemCache)
