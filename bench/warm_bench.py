@@ -1,16 +1,18 @@
 """Benchmark: is `warm_cache` the bottleneck, or the renderer?
 
-Starts our renderer under gunicorn (2 workers) on a free port in BENCH_PORTS, measures
+Starts our renderer under gunicorn (2 workers) on a free port in 8200-8299, measures
 its own throughput for 10,000 distinct ids with a concurrent client (the same HTTP
 client and concurrency the warmer uses), then runs `warm_cache` for 10,000 new names
 against it and again with the built-in renderer in-process, and prints names/s and the
 ratio of each to the renderer's throughput measured in this same run. Target: >= 0.8.
 
-Uses its own database and Redis db (flushed between phases), never the suite's:
+Uses a database and a Redis database of its own, which it migrates and FLUSHES:
+BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/identidock_bench; create
+it once with `createdb identidock_bench`) and BENCH_REDIS_URL (default
+redis://127.0.0.1:6379/14). The three phases run in --slices alternating slices, so
+that they all see the same drift in the load of a shared machine:
 
-    createdb identidock_warm_bench
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/identidock_warm_bench \\
-    REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/warm_bench.py
+    .venv/bin/python bench/warm_bench.py [--names 10000] [--concurrency 8] [--slices 5]
 """
 
 from __future__ import annotations
@@ -32,25 +34,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identidock.settings")
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="identidock.settings",
+    DATABASE_URL=os.environ.get(
+        "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/identidock_bench"
+    ),
+    REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+    LOG_LEVEL="WARNING",
+)
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/identidock_warm_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.pop("DNMONSTER_URL", None)
 
-BENCH_PORTS = range(8200, 8300)
+PORTS = range(8200, 8300)
 TARGET_RATIO = 0.8
 
 
 def _free_port() -> int:
-    for port in BENCH_PORTS:
+    for port in PORTS:
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise SystemExit(f"no free port in {BENCH_PORTS.start}..{BENCH_PORTS.stop - 1}")
+    raise SystemExit(f"no free port in {PORTS.start}..{PORTS.stop - 1}")
 
 
 def _start_renderer(port: int, workers: int) -> subprocess.Popen:
@@ -80,22 +87,23 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def _renderer_throughput(url: str, count: int, concurrency: int, size: int) -> float:
+def _renderer_seconds(url: str, count: int, concurrency: int, size: int) -> float:
+    """Seconds for `count` new ids through the warmer's own HTTP client, `concurrency` at once."""
     from monsters import sources
 
     source = sources.DnmonsterSource(base_url=url, connect_timeout=1.0, read_timeout=5.0)
     token = secrets.token_hex(8)
     ids = [hashlib.sha256(f"render-{token}-{n}".encode()).hexdigest() for n in range(count)]
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(lambda identifier: source.fetch(identifier, size), ids[:200]))  # warm-up
         started = time.perf_counter()
-        total_bytes = sum(len(png) for png in pool.map(lambda i: source.fetch(i, size), ids))
+        received = sum(len(png) for png in pool.map(lambda i: source.fetch(i, size), ids))
         seconds = time.perf_counter() - started
-    assert total_bytes > 0
-    return count / seconds
+    assert received > 0
+    return seconds
 
 
 def _warm(names_file: Path, concurrency: int, size: int) -> tuple[float, str]:
+    """Seconds for the whole command (counting the file included), and its summary."""
     from django.core.management import call_command
 
     out = io.StringIO()
@@ -113,7 +121,7 @@ def _warm(names_file: Path, concurrency: int, size: int) -> tuple[float, str]:
 
 
 def _names_file(directory: str, label: str, count: int) -> Path:
-    token = secrets.token_hex(8)
+    token = secrets.token_hex(8)  # names never seen before, whatever ran earlier
     path = Path(directory) / f"{label}.txt"
     path.write_text("".join(f"bench {label} {token} {n}\n" for n in range(count)))
     return path
@@ -125,6 +133,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--size", type=int, default=80)
     parser.add_argument("--renderer-workers", type=int, default=2)
+    parser.add_argument("--slices", type=int, default=5)
     args = parser.parse_args()
 
     import django
@@ -133,44 +142,69 @@ def main() -> None:
     from django.conf import settings
     from django.core.cache import caches
     from django.core.management import call_command
+    from django.db import OperationalError
 
     from monsters.models import Generation
 
-    call_command("migrate", verbosity=0)
+    try:
+        call_command("migrate", verbosity=0)
+    except OperationalError as exc:
+        raise SystemExit(f"set BENCH_DATABASE_URL to a database to use (createdb): {exc}") from None
     monsters_cache = caches["monsters"]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     renderer = _start_renderer(port, args.renderer_workers)
+    print(
+        f"renderer: gunicorn, {args.renderer_workers} workers at {url}; {args.names:,} names "
+        f"per phase in {args.slices} slices, size {args.size}, concurrency {args.concurrency}"
+    )
+    # Slices of each phase alternate (renderer, warm over HTTP, warm in-process, renderer,
+    # ...) so that all three see the same drift in the machine's load; each phase adds up
+    # to --names ids.
+    per_slice = args.names // args.slices
+    seconds = {"renderer": 0.0, "http": 0.0, "builtin": 0.0}
+    cpu = dict.fromkeys(seconds, 0.0)  # CPU time of this process: the client, or the command
     try:
-        print(
-            f"renderer: gunicorn, {args.renderer_workers} workers at {url}; "
-            f"{args.names:,} names, size {args.size}, concurrency {args.concurrency}"
-        )
-        renderer_rate = _renderer_throughput(url, args.names, args.concurrency, args.size)
-        print(f"renderer alone:           {renderer_rate:8.1f} ids/s")
-
         with tempfile.TemporaryDirectory() as directory:
-            results = []
-            for label, dnmonster_url in (("http", url), ("builtin", "")):
-                monsters_cache.clear()  # flushes db 12 only: the bench's own
-                settings.DNMONSTER_URL = dnmonster_url
-                names = _names_file(directory, label, args.names)
-                before = Generation.objects.count()
-                seconds, summary = _warm(names, args.concurrency, args.size)
-                recorded = Generation.objects.count() - before
-                assert recorded == args.names, f"{recorded} audit rows for {args.names} names"
-                rate = args.names / seconds
-                results.append(rate / renderer_rate)
-                where = "gunicorn renderer" if dnmonster_url else "built-in, in-process"
-                print(
-                    f"warm_cache ({where}): {rate:8.1f} names/s  "
-                    f"= {rate / renderer_rate:.2f} x renderer   [{summary}]"
-                )
+            for number in range(1, args.slices + 1):
+                cpu_started = time.process_time()
+                elapsed = _renderer_seconds(url, per_slice, args.concurrency, args.size)
+                seconds["renderer"] += elapsed
+                cpu["renderer"] += time.process_time() - cpu_started
+                line = [f"slice {number}: renderer {per_slice / elapsed:7.1f}/s"]
+                for label, dnmonster_url in (("http", url), ("builtin", "")):
+                    monsters_cache.clear()  # the bench's own Redis database only
+                    settings.DNMONSTER_URL = dnmonster_url
+                    names = _names_file(directory, label, per_slice)
+                    before = Generation.objects.count()
+                    cpu_started = time.process_time()
+                    elapsed, summary = _warm(names, args.concurrency, args.size)
+                    cpu[label] += time.process_time() - cpu_started
+                    assert summary.startswith(f"warmed {per_slice:,},"), summary
+                    recorded = Generation.objects.count() - before
+                    assert recorded == per_slice, f"{recorded} audit rows for {per_slice} names"
+                    seconds[label] += elapsed
+                    line.append(f"{label} {per_slice / elapsed:7.1f}/s")
+                print("  ".join(line))
     finally:
         _stop(renderer)
         monsters_cache.clear()
-    verdict = "met" if results[0] >= TARGET_RATIO else "NOT met"
-    print(f"target {TARGET_RATIO} x renderer (over HTTP): {verdict}")
+    total = per_slice * args.slices
+    renderer_rate = total / seconds["renderer"]
+    print(
+        f"renderer alone:                 {renderer_rate:8.1f} ids/s"
+        f"    (client CPU {cpu['renderer'] / total * 1000:.2f} ms/id)"
+    )
+    for label, where in (("http", "over HTTP"), ("builtin", "built-in, in-process")):
+        rate = total / seconds[label]
+        ms_per_name = cpu[label] / total * 1000
+        print(
+            f"warm_cache ({where + '):':<22} {rate:8.1f} names/s = "
+            f"{rate / renderer_rate:.2f} x renderer  (command CPU {ms_per_name:.2f} ms/name)"
+        )
+    ratio = (total / seconds["http"]) / renderer_rate
+    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+    print(f"target {TARGET_RATIO} x renderer over HTTP: {verdict}")
 
 
 if __name__ == "__main__":

@@ -8,17 +8,21 @@ constant memory whatever the size of the input:
 - It is taken in batches of `BATCH_SIZE`. Within a batch duplicates are dropped and the
   rest is checked against the cache in one round trip (`service.cached_identicons`).
 - Misses go to `concurrency` worker threads through a bounded queue, so at most about
-  three times `concurrency` entries are ever in flight. Every generation goes through
-  `service.get_identicon(origin="warm")`, which stores with SET NX before writing its
-  one audit row.
+  six times `concurrency` entries are ever in flight (queued, in hand, or done and not
+  yet counted). Each goes through the service's
+  miss path, `service.generate_identicon(origin="warm")` (the batch was just checked, so
+  no second GET): render, store with SET NX, then its audit row, which a shared
+  `service.AuditBatch` writes 100 rows to an INSERT. Of concurrent generations of one
+  entry only the SET NX winner is recorded.
 - Duplicates further apart than a batch are caught by the cache check (the first one is
   cached by then) or, while the first is still being generated, by the set of entries in
   flight. Only with `force` (no cache check) can a name repeated more than a batch later
   be generated, and recorded, twice.
 - Ctrl-C stops feeding, drops the queued entries, lets the ones being generated finish
-  (a second Ctrl-C abandons them) and returns the summary so far. A worker is never
-  interrupted between the cache write and the audit row, and the cache write is one
-  Redis SET of the whole PNG, so nothing is ever half-written.
+  (a second Ctrl-C abandons them) and returns the summary so far. Nothing is ever
+  half-written: the cache write is one Redis SET of the whole PNG; an audit row joins
+  the batch only after that SET, and the batch is flushed before `warm` returns, on
+  every path. Ctrl-C reaches only the warming thread, never a worker mid-write.
 
 Counting, progress and errors are reported, always from the calling thread, to a
 `Reporter`.
@@ -246,26 +250,38 @@ class _Outcome(NamedTuple):
     crash: Exception | None = None  # a bug: re-raised in the warming thread
 
 
-def _generate(entry: Entry, force: bool) -> _Outcome:
+def _generate(entry: Entry, force: bool, audit: service.AuditBatch) -> _Outcome:
     try:
-        identicon = service.get_identicon(
+        stored = service.generate_identicon(
             identifier=entry.identifier,
             size=entry.size,
             origin=Generation.Origin.WARM,
             force=force,
+            audit=audit,
         )
     except sources.SourceError as exc:
         return _Outcome(entry, failure=str(exc))
-    return _Outcome(entry, generated=not identicon.cache_hit)
+    return _Outcome(entry, generated=stored)
 
 
 class _Workers:
-    """`count` threads fed through a bounded queue; results come back on another queue
-    and are only ever read by the warming thread."""
+    """`count` threads fed through a queue that holds at most `QUEUED_PER_WORKER * count`
+    entries; results come back on another queue, read only by the warming thread.
 
-    def __init__(self, count: int, *, force: bool) -> None:
+    The warming thread sleeps while the queue is full and is woken once it has drained
+    to `count` entries, then refills it in one go: one wake-up per many entries rather
+    than one per entry, which would cost a GIL hand-off each.
+    """
+
+    QUEUED_PER_WORKER = 4
+
+    def __init__(self, count: int, *, force: bool, audit: service.AuditBatch) -> None:
         self._force = force
-        self._jobs: queue.Queue[Entry | None] = queue.Queue(maxsize=count)
+        self._audit = audit
+        self._jobs: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
+        self._low_water = count
+        self._high_water = self.QUEUED_PER_WORKER * count
+        self._room = threading.Event()
         self._results: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
         # Daemon threads: after a second Ctrl-C the process may exit without them.
         self._threads = [
@@ -277,8 +293,10 @@ class _Workers:
     def _run(self) -> None:
         try:
             while (entry := self._jobs.get()) is not None:
+                if self._jobs.qsize() <= self._low_water:
+                    self._room.set()
                 try:
-                    outcome = _generate(entry, self._force)
+                    outcome = _generate(entry, self._force, self._audit)
                 except Exception as exc:  # a bug: handed to the warming thread, which re-raises it
                     outcome = _Outcome(entry, crash=exc)
                 self._results.put(outcome)
@@ -287,25 +305,26 @@ class _Workers:
 
     def submit(self, entry: Entry) -> None:
         """Queue `entry`; blocks while the queue is full, which bounds the work in flight."""
+        if self._jobs.qsize() >= self._high_water:
+            self._room.clear()
+            # Only this thread adds entries: once a worker has seen the queue at the low
+            # water mark after the clear() above, it stays at or below it until we add.
+            if self._jobs.qsize() > self._low_water:
+                self._room.wait()
         self._jobs.put(entry)
 
     def finished(self) -> Iterator[_Outcome]:
-        while True:
-            try:
-                yield self._results.get_nowait()
-            except queue.Empty:
-                return
+        while not self._results.empty():
+            yield self._results.get()
 
     def drop_queued(self) -> list[Entry]:
         """Take back every entry no worker has started yet."""
         dropped = []
-        while True:
-            try:
-                entry = self._jobs.get_nowait()
-            except queue.Empty:
-                return dropped
+        while not self._jobs.empty():
+            entry = self._jobs.get()
             if entry is not None:
                 dropped.append(entry)
+        return dropped
 
     def stop(self) -> None:
         """Let the workers finish what is queued and in hand, then end them."""
@@ -352,7 +371,7 @@ class _Run:
             self.reporter.failed(outcome.entry, outcome.failure)
         elif outcome.generated:
             self.summary.warmed += 1
-        else:  # someone else (the web) cached it between our check and our call
+        else:  # another writer (the web) cached it between our check and our SET NX
             self.summary.cached += 1
         self.reporter.advance(1)
 
@@ -398,7 +417,8 @@ def warm(
 def _generate_all(
     items: Iterable[Item], run: _Run, *, concurrency: int, force: bool, batch_size: int
 ) -> None:
-    workers = _Workers(concurrency, force=force)
+    audit = service.AuditBatch()
+    workers = _Workers(concurrency, force=force, audit=audit)
     try:
         for batch in _batches(items, batch_size):
             for entry in run.triage(batch, check_cache=not force):
@@ -419,6 +439,8 @@ def _generate_all(
         _drop_queued(workers, run)
         workers.stop()
         raise
+    finally:
+        audit.flush()  # the rows of every entry cached so far
     for outcome in workers.finished():
         run.record(outcome)
 
