@@ -95,6 +95,7 @@ def generate_identicon(
     """
     source = sources.get_source()
     key = cache.monster_key(source=source.cache_namespace, size=size, identifier=identifier)
+    logger.info("Generating: %s size=%d source=%s", identifier[:12], size, source.name)
     _, stored = _generate(
         source, key, identifier, size, origin=origin, overwrite=force, audit=audit
     )

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, NamedTuple, Protocol
 
 from django.db import connections
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import identity, service, sizes, sources
@@ -212,7 +213,7 @@ def _from_lines(stream: BinaryIO, name_sizes: tuple[int, ...]) -> Iterator[Item]
             yield from _name_entries(text, f"line {number}", name_sizes)
 
 
-def _audit_log(since: datetime.date | None):
+def _audit_log(since: datetime.date | None) -> QuerySet[Generation]:
     generations = Generation.objects.order_by()  # no ORDER BY: it would defeat DISTINCT
     if since is not None:
         midnight = datetime.datetime.combine(since, datetime.time.min)

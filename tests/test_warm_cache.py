@@ -331,6 +331,19 @@ def test_progress_is_a_line_per_10_percent_when_not_a_terminal(renderer_server):
     assert lines[10].startswith("warmed 10,")
 
 
+class _Pipe(io.BytesIO):
+    def seekable(self) -> bool:
+        return False
+
+
+def test_progress_without_a_known_total_is_a_line_per_10000_entries(renderer_server):
+    names = b"".join(b"name %d\n" % n for n in range(25_000))
+    out, _ = warm(file="-", stdin=_Pipe(names), dry_run=True)
+    *progress, summary = out.splitlines()
+    assert progress == ["10,000 entries done", "20,000 entries done"]
+    assert summary.startswith("dry run: would warm 25,000,")
+
+
 class _Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
@@ -375,3 +388,15 @@ def test_worker_threads_close_their_database_connections(renderer_server):
     while _backends_on_test_database() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _backends_on_test_database() == before
+
+
+def test_an_audit_log_size_outside_todays_range_is_reported_and_skipped(renderer_server):
+    Generation.objects.create(
+        name_hash=MOBY, size=1024, source="dnmonster", origin="web", png_bytes=1, render_ms=1.0
+    )
+    out, err = warm(from_audit_log=True)
+    assert err.strip() == (
+        f"invalid audit log entry {MOBY[:12]}: size must be from 16 to 512, not 1024"
+    )
+    assert renderer_server.count == 0
+    assert "warmed 0, already cached 0, invalid 1," in out

@@ -9,6 +9,7 @@ The work itself is in `monsters.warming`; this command parses, prints and exits:
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import sys
 from collections.abc import Iterator
@@ -99,7 +100,12 @@ class Command(BaseCommand):
                     "what this command warms is gone when it exits.",
                     self.style.WARNING,
                 )
-            total = warming.count_work(src) if verbosity >= 1 else None
+            try:
+                total = warming.count_work(src) if verbosity >= 1 else None
+            except KeyboardInterrupt:  # counting a long file takes a moment
+                raise CommandError(
+                    "interrupted before warming began", returncode=INTERRUPTED
+                ) from None
             console = stack.enter_context(_Console(self, verbosity=verbosity, total=total))
             stack.enter_context(_quiet_service_log(verbosity))
             summary = warming.warm(
@@ -112,7 +118,7 @@ class Command(BaseCommand):
         if verbosity >= 1:
             self.stdout.write(
                 _summary_line(summary),
-                self.style.SUCCESS if not summary.failed else self.style.WARNING,
+                self.style.WARNING if summary.failed or summary.interrupted else self.style.SUCCESS,
             )
         if summary.interrupted:
             raise CommandError(
@@ -152,7 +158,7 @@ def _sizes(values: list[str] | None) -> tuple[int, ...]:
     return tuple(parsed)
 
 
-def _since(value: str | None, from_audit_log: bool):
+def _since(value: str | None, from_audit_log: bool) -> datetime.date | None:
     if value is None:
         return None
     if not from_audit_log:
@@ -244,12 +250,11 @@ class _Console:
 
     def _progress_lines(self) -> None:
         if self._total:
-            while self._next_line <= 10 and self._done * 10 >= self._next_line * self._total:
-                self._stdout.write(
-                    f"{self._next_line * 10}% ({self._done:,} of {self._total:,} entries)"
-                )
-                self._next_line += 1
-        elif self._total is None:
-            while self._done >= self._next_line * PROGRESS_LINE_EVERY:
-                self._stdout.write(f"{self._next_line * PROGRESS_LINE_EVERY:,} entries done")
-                self._next_line += 1
+            tenth = min(10, self._done * 10 // self._total)
+            if tenth >= self._next_line:  # one line, however many tenths this step passed
+                self._stdout.write(f"{tenth * 10}% ({self._done:,} of {self._total:,} entries)")
+                self._next_line = tenth + 1
+        elif self._total is None and self._done >= self._next_line * PROGRESS_LINE_EVERY:
+            self._next_line = self._done // PROGRESS_LINE_EVERY
+            self._stdout.write(f"{self._next_line * PROGRESS_LINE_EVERY:,} entries done")
+            self._next_line += 1
