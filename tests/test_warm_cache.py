@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import socket
 import time
 
 import pytest
@@ -373,6 +374,27 @@ def test_a_local_memory_cache_is_warned_about(settings):
     }
     _, err = warm("Moby Dock")
     assert "local memory" in err
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_cache_stops_the_command_before_any_work(renderer_server, settings):
+    settings.CACHES = {
+        **settings.CACHES,
+        "monsters": {
+            **settings.CACHES["monsters"],
+            "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+        },
+    }
+    status, _, err = warm_failing("Moby Dock")
+    assert status == 1
+    assert "the monster cache (REDIS_URL) is unreachable" in err
+    assert renderer_server.count == 0
+    assert not Generation.objects.exists()
 
 
 def _backends_on_test_database() -> int:

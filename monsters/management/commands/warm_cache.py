@@ -94,6 +94,9 @@ class Command(BaseCommand):
             )
             if not src.given:
                 raise _usage("nothing to warm: give NAME arguments, --file or --from-audit-log")
+            if not cache.is_reachable():
+                # Every entry would be rendered and recorded, and none stored.
+                raise CommandError("the monster cache (REDIS_URL) is unreachable", returncode=1)
             if verbosity >= 1 and cache.is_process_local() and not options["dry_run"]:
                 self.stderr.write(
                     "The monster cache is local memory (REDIS_URL is unset): "
