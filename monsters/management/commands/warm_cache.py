@@ -211,6 +211,8 @@ class _Console:
         self._bar: tqdm | None = None
         self._lines = verbosity >= 1 and not self._stdout.isatty()
         if verbosity >= 1 and self._stdout.isatty():
+            # The raw stream: OutputWrapper.write() would end each of tqdm's redraws
+            # with a newline.
             self._bar = tqdm(
                 total=total, unit=" entries", file=self._stdout._out, dynamic_ncols=True
             )
