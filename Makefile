@@ -50,6 +50,12 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its docstring)
+bench: $(VENV)/.base
+	$(PY) bench/warm_bench.py
+	$(PY) bench/warm_memory.py
+	$(PY) bench/admin_bench.py
+
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 

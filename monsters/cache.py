@@ -80,3 +80,18 @@ def ping() -> None:
     """
     if isinstance(_cache(), RedisCache):
         get_redis_connection(CACHE_ALIAS).ping()
+
+
+def is_reachable() -> bool:
+    """False when the cache cannot be reached. Reads one key and writes nothing.
+
+    django-redis with IGNORE_EXCEPTIONS answers None instead of raising; any backend
+    that can answer says True or False.
+    """
+    return _cache().has_key(f"monster:{KEY_SCHEMA}:probe") is not None
+
+
+def is_process_local() -> bool:
+    """True when the cache lives in this process's memory (no REDIS_URL): what a
+    command stores there is gone when the command exits."""
+    return isinstance(_cache(), LocMemCache)

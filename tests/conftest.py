@@ -10,12 +10,13 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import ThreadingMixIn
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from django.core.cache import caches
 
+from monsters.renderer import render
 from monsters.renderer.wsgi import app as renderer_app
 
 HOW_TO_START = {
@@ -135,6 +136,12 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
         if mode == "hang":
             time.sleep(self.server.hang_seconds)
             self._send(200, "image/png", b"\x89PNG\r\n\x1a\n")
+        elif mode == "slow":  # a real monster, after hang_seconds
+            time.sleep(self.server.hang_seconds)
+            parts = urlsplit(self.path)
+            identifier = parts.path.rsplit("/", 1)[-1]
+            size = int(parse_qs(parts.query).get("size", ["80"])[0])
+            self._send(200, "image/png", render(identifier, size))
         elif mode == "error":
             self._send(500, "text/plain", b"internal error\n")
         elif mode == "html":

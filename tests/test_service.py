@@ -60,3 +60,33 @@ def test_etag_is_known_without_touching_the_cache(renderer_server):
     etag = service.identicon_etag(identifier=MOBY, size=80)
     assert caches["monsters"].get(f"monster:v1:dnmonster:80:{MOBY}") is None
     assert service.get_identicon(identifier=MOBY, size=80).etag == etag
+
+
+def test_generate_identicon_stores_and_records_without_reading_the_cache(renderer_server):
+    stored = service.generate_identicon(identifier=MOBY, size=80, origin="warm")
+    assert stored is True
+    assert caches["monsters"].get(f"monster:v1:dnmonster:80:{MOBY}") is not None
+    assert Generation.objects.get().origin == "warm"
+
+
+def test_generate_identicon_records_nothing_when_another_writer_cached_it_first(renderer_server):
+    service.get_identicon(identifier=MOBY, size=80)
+    stored = service.generate_identicon(identifier=MOBY, size=80, origin="warm")
+    assert stored is False
+    assert renderer_server.count == 2  # rendered, but lost the SET NX
+    assert list(Generation.objects.values_list("origin", flat=True)) == ["web"]
+
+
+def test_audit_batch_writes_its_rows_when_full_and_the_rest_on_flush(renderer_server):
+    audit = service.AuditBatch(size=2)
+    for size in (16, 32, 48):
+        service.generate_identicon(identifier=MOBY, size=size, origin="warm", audit=audit)
+    assert sorted(Generation.objects.values_list("size", flat=True)) == [16, 32]
+    audit.flush()
+    assert sorted(Generation.objects.values_list("size", flat=True)) == [16, 32, 48]
+
+
+def test_cached_identicons_answers_which_entries_are_cached_in_one_call(renderer_server):
+    service.get_identicon(identifier=MOBY, size=80)
+    other = identity.hash_name("Alice")
+    assert service.cached_identicons([(MOBY, 80), (MOBY, 64), (other, 80)]) == {(MOBY, 80)}
