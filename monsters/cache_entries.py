@@ -42,8 +42,7 @@ def _keys(entries: Iterable[Entry]) -> dict[str, Entry]:
 
 def cached_entries(*, entries: Iterable[Entry]) -> set[Entry]:
     """The entries among `entries` that are in the cache now, in one round trip."""
-    keys = _keys(entries)
-    return {keys[key] for key in cache.get_many_png(list(keys))}
+    return service.cached_identicons(entries)
 
 
 def warm_entries(*, entries: Iterable[Entry], origin: str = Generation.Origin.ADMIN) -> WarmReport:
@@ -53,9 +52,9 @@ def warm_entries(*, entries: Iterable[Entry], origin: str = Generation.Origin.AD
     first refusal or timeout the rest are counted as failed without asking again:
     a request never waits for a timeout per entry.
     """
-    keys = _keys(entries)
-    present = cache.get_many_png(list(keys))
-    missing = [entry for key, entry in keys.items() if key not in present]
+    distinct = list(dict.fromkeys(entries))
+    present = service.cached_identicons(distinct)
+    missing = [entry for entry in distinct if entry not in present]
     warmed = already_cached = failed = 0
     problems: list[str] = []
     for position, (name_hash, size) in enumerate(missing):
