@@ -70,7 +70,8 @@ def _start_renderer(port: int, workers: int) -> subprocess.Popen:
         f"--bind=127.0.0.1:{port}",
         "--log-level=warning",
     ]
-    process = subprocess.Popen(command, cwd=ROOT)
+    # gunicorn reads ./gunicorn.conf.py (as in compose): keep its access log out of the figures.
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
