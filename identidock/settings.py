@@ -7,6 +7,7 @@ local-memory cache, the built-in renderer) so that one command starts it anywher
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -135,6 +136,13 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DNMONSTER_URL = os.environ.get("DNMONSTER_URL", "").rstrip("/")
 DNMONSTER_CONNECT_TIMEOUT = _env_float("DNMONSTER_CONNECT_TIMEOUT", 1.0)
 DNMONSTER_READ_TIMEOUT = _env_float("DNMONSTER_READ_TIMEOUT", 5.0)
+# Which art the renderer at DNMONSTER_URL draws. It is part of the cache key and the
+# ETag, so swapping renderers (ours, amouat/dnmonster) never serves the other's monsters.
+DNMONSTER_REVISION = os.environ.get("DNMONSTER_REVISION", "").strip()
+if not re.fullmatch(r"[A-Za-z0-9._-]{0,40}", DNMONSTER_REVISION):
+    raise ImproperlyConfigured(
+        "DNMONSTER_REVISION may hold at most 40 letters, digits, '.', '_' and '-'."
+    )
 
 # The original app's salt, so a name hashes exactly as it did there.
 IDENTIDOCK_SALT = os.environ.get("IDENTIDOCK_SALT", "UNIQUE_SALT")

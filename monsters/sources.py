@@ -140,9 +140,11 @@ class DnmonsterSource:
 
 def get_source() -> Source:
     if settings.DNMONSTER_URL:
+        revision = settings.DNMONSTER_REVISION
         return DnmonsterSource(
             base_url=settings.DNMONSTER_URL,
             connect_timeout=settings.DNMONSTER_CONNECT_TIMEOUT,
             read_timeout=settings.DNMONSTER_READ_TIMEOUT,
+            cache_namespace=f"dnmonster-{revision}" if revision else "dnmonster",
         )
     return BuiltinSource()

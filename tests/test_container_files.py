@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from monsters.renderer import RENDERER_VERSION
 from scripts import stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -395,9 +396,18 @@ def test_dev_override_builds_the_image_with_the_test_tools_for_env_unit():
     assert args["REQUIREMENTS"] == "dev"
 
 
+def test_web_app_is_told_the_revision_of_our_renderer_it_gets():
+    assert _environment("identidock")["DNMONSTER_REVISION"] == f"identidock-r{RENDERER_VERSION}"
+
+
+def test_dnmonster_override_tells_the_web_app_it_gets_the_original_art():
+    environment = _service("identidock", ORIGINAL_RENDERER)["environment"]
+    assert environment == {"DNMONSTER_REVISION": "amouat-1.0"}
+
+
 def test_dnmonster_override_swaps_in_the_original_image_and_its_own_command():
     compose = _compose(ORIGINAL_RENDERER)
-    assert set(compose["services"]) == {"dnmonster"}
+    assert set(compose["services"]) == {"identidock", "dnmonster"}
     dnmonster = compose["services"]["dnmonster"]
     assert dnmonster["image"] == "amouat/dnmonster:1.0"
     assert dnmonster["command"] == ["npm", "start"]

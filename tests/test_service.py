@@ -90,3 +90,14 @@ def test_cached_identicons_answers_which_entries_are_cached_in_one_call(renderer
     service.get_identicon(identifier=MOBY, size=80)
     other = identity.hash_name("Alice")
     assert service.cached_identicons([(MOBY, 80), (MOBY, 64), (other, 80)]) == {(MOBY, 80)}
+
+
+def test_renderer_revision_keeps_each_renderers_monsters_apart(renderer_server, settings):
+    before = service.identicon_etag(identifier=MOBY, size=80)
+    service.get_identicon(identifier=MOBY, size=80)
+    settings.DNMONSTER_REVISION = "amouat-1.0"
+    assert service.identicon_etag(identifier=MOBY, size=80) != before
+    # Not served from the other renderer's entry: generated again, under its own key.
+    assert service.get_identicon(identifier=MOBY, size=80).cache_hit is False
+    key = f"monster:v1:dnmonster-amouat-1.0:80:{MOBY}"
+    assert caches["monsters"].get(key) is not None

@@ -40,3 +40,9 @@ def test_starts_with_a_secret_key():
 def test_unreadable_boolean_is_a_clear_error():
     result = _load_settings(SECRET_KEY="x" * 50, DEBUG="maybe")
     assert "DEBUG must be true or false" in result.stderr
+
+
+def test_renderer_revision_with_characters_unfit_for_a_cache_key_is_refused():
+    result = _load_settings(SECRET_KEY="x" * 50, DNMONSTER_REVISION="amouat 1.0:x")
+    assert result.returncode != 0
+    assert "DNMONSTER_REVISION may hold" in result.stderr
