@@ -27,12 +27,28 @@ def _env_bool(name: str, default: bool = False) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
 
 
+def _env_str(name: str, default: str = "") -> str:
+    """The variable's value, stripped; `default` when unset or empty."""
+    return os.environ.get(name, "").strip() or default
+
+
 def _env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in _env_str(name, default).split(",") if item.strip()]
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    value = _env_str(name)
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < minimum:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number of at least {minimum}, not {value!r}."
+        )
+    return int(value)
 
 
 def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "")
+    value = _env_str(name)
     try:
         return float(value) if value else default
     except ValueError:
@@ -41,7 +57,7 @@ def _env_float(name: str, default: float) -> float:
 
 DEBUG = _env_bool("DEBUG")
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = _env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -96,7 +112,7 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'var' / 'identidock.sqlite3'}",
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_max_age=_env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
@@ -104,7 +120,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The monster cache. Redis when REDIS_URL is set; an outage degrades to "no cache",
 # logged, rather than to errors. Local memory when unset.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = _env_str("REDIS_URL")
 if REDIS_URL:
     _monster_cache = {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -133,19 +149,25 @@ CACHES = {
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # The renderer: a dnmonster-compatible HTTP service, or the built-in one when unset.
-DNMONSTER_URL = os.environ.get("DNMONSTER_URL", "").rstrip("/")
+DNMONSTER_URL = _env_str("DNMONSTER_URL").rstrip("/")
 DNMONSTER_CONNECT_TIMEOUT = _env_float("DNMONSTER_CONNECT_TIMEOUT", 1.0)
 DNMONSTER_READ_TIMEOUT = _env_float("DNMONSTER_READ_TIMEOUT", 5.0)
 # Which art the renderer at DNMONSTER_URL draws. It is part of the cache key and the
 # ETag, so swapping renderers (ours, amouat/dnmonster) never serves the other's monsters.
-DNMONSTER_REVISION = os.environ.get("DNMONSTER_REVISION", "").strip()
+DNMONSTER_REVISION = _env_str("DNMONSTER_REVISION")
 if not re.fullmatch(r"[A-Za-z0-9._-]{0,40}", DNMONSTER_REVISION):
     raise ImproperlyConfigured(
         "DNMONSTER_REVISION may hold at most 40 letters, digits, '.', '_' and '-'."
     )
 
-# The original app's salt, so a name hashes exactly as it did there.
-IDENTIDOCK_SALT = os.environ.get("IDENTIDOCK_SALT", "UNIQUE_SALT")
+# How long a browser or CDN may keep an image fetched without `v=` (the original app's
+# URL, other sites' embeds) before revalidating it by its ETag. Versioned URLs, the
+# ones we emit, are immutable for a year.
+MONSTER_MAX_AGE = _env_int("MONSTER_MAX_AGE", 24 * 60 * 60)
+
+# The original app's salt, so a name hashes exactly as it did there. Not stripped:
+# any character of it changes every hash.
+IDENTIDOCK_SALT = os.environ.get("IDENTIDOCK_SALT") or "UNIQUE_SALT"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -193,7 +215,7 @@ LOGGING = {
     "loggers": {
         "monsters": {
             "handlers": ["console"],
-            "level": os.environ.get("LOG_LEVEL", "INFO"),
+            "level": _env_str("LOG_LEVEL", "INFO"),
             "propagate": False,
         },
     },

@@ -1,19 +1,20 @@
 """The monster cache: Django's cache alias `monsters` (django-redis in production).
 
-Only this module builds keys. A key names everything that decides the bytes, so an
-entry can never be served for the wrong source, renderer revision or size:
-`monster:v1:<source>:<size>:<hash>`. Entries never expire; Redis evicts by LRU.
+A thin layer over the backend: whole PNGs in, whole PNGs out, by keys that only
+`service` builds. Entries never expire; Redis evicts by LRU. With django-redis's
+IGNORE_EXCEPTIONS an unreachable Redis reads as a miss and writes as a no-op.
 """
 
 from __future__ import annotations
 
-from django.core.cache import caches
+from typing import cast
+
+from django.core.cache import BaseCache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 
 CACHE_ALIAS = "monsters"
-KEY_SCHEMA = "v1"
 
 
 def make_key(key: str, key_prefix: str, version: int) -> str:
@@ -21,50 +22,43 @@ def make_key(key: str, key_prefix: str, version: int) -> str:
     return f"{key_prefix}:{key}" if key_prefix else key
 
 
-def monster_key(*, source: str, size: int, identifier: str) -> str:
-    return f"monster:{KEY_SCHEMA}:{source}:{size}:{identifier}"
-
-
-def _cache():
+def _backend() -> BaseCache:
     return caches[CACHE_ALIAS]
 
 
-def get_png(key: str) -> bytes | None:
-    """One cache GET. None on a miss, and also when the cache is unreachable."""
-    return _cache().get(key)
+def get(key: str) -> bytes | None:
+    """One GET. None on a miss, and also when the cache is unreachable."""
+    return cast("bytes | None", _backend().get(key))
 
 
-def get_many_png(keys: list[str]) -> dict[str, bytes]:
+def get_many(keys: list[str]) -> dict[str, bytes]:
     """The entries present among `keys`, in one round trip."""
-    return _cache().get_many(keys)
+    return _backend().get_many(keys) if keys else {}
 
 
-def store_png(key: str, png: bytes, *, overwrite: bool = False) -> bool:
-    """Store a freshly generated PNG; False only when another writer stored it first.
+def add(key: str, png: bytes) -> bool:
+    """SET NX; False only when another writer stored the key first.
 
-    `add` is SET NX, so of two concurrent renders of one key exactly one counts as
-    the generation. With the cache unreachable django-redis answers None: the image
-    was still generated, so that counts too.
+    An unreachable cache answers None (django-redis): nothing was stored, but nobody
+    else stored it either, so the caller's image still counts as generated.
     """
-    if overwrite:
-        _cache().set(key, png, timeout=None)
-        return True
-    return _cache().add(key, png, timeout=None) is not False
+    return _backend().add(key, png, timeout=None) is not False
 
 
-def delete_png(key: str) -> bool:
-    return bool(_cache().delete(key))
+def replace(key: str, png: bytes) -> None:
+    """SET, whatever is there."""
+    _backend().set(key, png, timeout=None)
 
 
-def delete_many_png(keys: list[str]) -> None:
+def delete_many(keys: list[str]) -> None:
     """Delete `keys` in one round trip; keys that are not cached are ignored."""
     if keys:
-        _cache().delete_many(keys)
+        _backend().delete_many(keys)
 
 
 def backend_name() -> str:
     """What holds the monsters: "redis", "local-memory", or the backend's class name."""
-    backend = _cache()
+    backend = _backend()
     if isinstance(backend, RedisCache):
         return "redis"
     if isinstance(backend, LocMemCache):
@@ -78,20 +72,19 @@ def ping() -> None:
     Straight through the client, because the cache methods swallow errors
     (IGNORE_EXCEPTIONS). A local-memory cache lives in this process: nothing to ping.
     """
-    if isinstance(_cache(), RedisCache):
+    if isinstance(_backend(), RedisCache):
         get_redis_connection(CACHE_ALIAS).ping()
 
 
-def is_reachable() -> bool:
-    """False when the cache cannot be reached. Reads one key and writes nothing.
+def answers(probe_key: str) -> bool:
+    """False when the cache cannot be reached. Reads `probe_key`, writes nothing.
 
     django-redis with IGNORE_EXCEPTIONS answers None instead of raising; any backend
     that can answer says True or False.
     """
-    return _cache().has_key(f"monster:{KEY_SCHEMA}:probe") is not None
+    return _backend().has_key(probe_key) is not None
 
 
 def is_process_local() -> bool:
-    """True when the cache lives in this process's memory (no REDIS_URL): what a
-    command stores there is gone when the command exits."""
-    return isinstance(_cache(), LocMemCache)
+    """True when the cache lives in this process's memory (no REDIS_URL)."""
+    return isinstance(_backend(), LocMemCache)

@@ -1,4 +1,4 @@
-"""Names and identifiers: the only place a name becomes a hash.
+"""Names and their hashes: the only place a name becomes a hash.
 
 The hash is exactly the original Flask app's: sha256(salt + name), hex. The name
 itself is never stored or sent on; only this hash leaves the request.
@@ -7,25 +7,18 @@ itself is never stored or sent on; only this hash leaves the request.
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 
 from django.conf import settings
 
 MAX_NAME_LENGTH = 200
-IDENTIFIER_PATTERN = r"[0-9a-f]{64}"
-_IDENTIFIER_RE = re.compile(IDENTIFIER_PATTERN)
+NAME_HASH_PATTERN = r"[0-9a-f]{64}"
 
 
 def hash_name(name: str, *, salt: str | None = None) -> str:
     """The salted SHA-256 hex digest that stands for `name` everywhere."""
     salted = (settings.IDENTIDOCK_SALT if salt is None else salt) + name
     return hashlib.sha256(salted.encode("utf-8")).hexdigest()
-
-
-def is_identifier(value: str) -> bool:
-    """True for exactly 64 lowercase hex characters, the shape of `hash_name`'s output."""
-    return _IDENTIFIER_RE.fullmatch(value) is not None
 
 
 def name_problem(name: str) -> str | None:

@@ -1,6 +1,13 @@
-"""get_identicon(): the one path from an identifier to a PNG.
+"""The one path from a (hash, size) to a PNG, and the one home of cache keys and ETags.
 
-cache GET -> hit: return. Miss: source -> check PNG -> cache SET -> one audit row.
+Views, the staff thumbnails, the warmer and the admin actions all come here:
+
+    locate()          -> MonsterRef: the current art's revision, cache key and ETag,
+                         computed once per image and known without touching the cache
+    get_identicon()   cache GET -> hit: done. Miss: source -> check PNG -> SET NX -> audit row
+    generate_identicon()  the miss path alone, for callers that checked the cache in bulk
+    cached_entries(), evict_entries()   bulk presence and eviction, one round trip each
+
 A hit costs one cache GET and nothing else: no SQL, no renderer call.
 """
 
@@ -12,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import DatabaseError, transaction
 
@@ -20,112 +28,157 @@ from .models import Generation
 
 logger = logging.getLogger(__name__)
 
+KEY_SCHEMA = "v1"
+
+
+class Entry(NamedTuple):
+    """One monster image, whatever the art: the monster of `name_hash` at `size` px."""
+
+    name_hash: str
+    size: int
+
+
+@dataclass(frozen=True)
+class MonsterRef:
+    """One image under the current art: everything that decides its bytes, and the
+    cache key and strong ETag derived from them."""
+
+    name_hash: str
+    size: int
+    revision: str
+    key: str
+    etag: str
+
+    @property
+    def entry(self) -> Entry:
+        return Entry(self.name_hash, self.size)
+
 
 @dataclass(frozen=True)
 class Identicon:
     png: bytes
-    etag: str
+    ref: MonsterRef
     cache_hit: bool
 
 
-def _etag_for_key(key: str) -> str:
-    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+@dataclass(frozen=True)
+class EvictReport:
+    evicted: int
+    not_cached: int
 
 
-def identicon_etag(*, identifier: str, size: int) -> str:
-    """A strong ETag, known without touching the cache: the cache key names
-    everything that decides the bytes (source, renderer revision, size, hash)."""
-    source = sources.get_source()
-    return _etag_for_key(
-        cache.monster_key(source=source.cache_namespace, size=size, identifier=identifier)
-    )
+def current_revision() -> str:
+    """The revision of the art the configured renderer draws (`builtin-r1`, ...)."""
+    return sources.get_source().revision
 
 
-def cached_identicons(entries: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
-    """Which of the (identifier, size) pairs are cached, checked in one round trip.
+def monster_key(*, revision: str, size: int, name_hash: str) -> str:
+    return f"monster:{KEY_SCHEMA}:{revision}:{size}:{name_hash}"
 
-    For the cache warmer: never one GET per entry. An unreachable cache answers "none".
-    """
-    namespace = sources.get_source().cache_namespace
-    by_key = {
-        cache.monster_key(source=namespace, size=size, identifier=identifier): (identifier, size)
-        for identifier, size in entries
+
+def locate(*, name_hash: str, size: int) -> MonsterRef:
+    """The reference of one image under the current art."""
+    revision = current_revision()
+    key = monster_key(revision=revision, size=size, name_hash=name_hash)
+    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+    return MonsterRef(name_hash=name_hash, size=size, revision=revision, key=key, etag=etag)
+
+
+def _locate_all(entries: Iterable[Entry]) -> dict[str, Entry]:
+    """Cache key -> entry under the current art, one per distinct entry, in order."""
+    revision = current_revision()
+    return {
+        monster_key(revision=revision, size=size, name_hash=name_hash): Entry(name_hash, size)
+        for name_hash, size in entries
     }
-    if not by_key:
-        return set()
-    return {by_key[key] for key in cache.get_many_png(list(by_key))}
+
+
+def cached_entries(entries: Iterable[Entry]) -> set[Entry]:
+    """Which entries are cached under the current art, checked in one round trip.
+
+    Never one GET per entry. An unreachable cache answers "none".
+    """
+    by_key = _locate_all(entries)
+    return {by_key[key] for key in cache.get_many(list(by_key))}
+
+
+def evict_entries(entries: Iterable[Entry]) -> EvictReport:
+    """Delete the cached images of `entries`. The audit log keeps its rows."""
+    by_key = _locate_all(entries)
+    present = list(cache.get_many(list(by_key)))
+    cache.delete_many(present)
+    return EvictReport(evicted=len(present), not_cached=len(by_key) - len(present))
+
+
+def cache_answers() -> bool:
+    """False when the monster cache cannot be reached; writes nothing."""
+    return cache.answers(monster_key(revision="probe", size=0, name_hash="probe"))
+
+
+def cache_is_process_local() -> bool:
+    """True when the cache is this process's memory: what a command stores is lost."""
+    return cache.is_process_local()
 
 
 def get_identicon(
-    *, identifier: str, size: int, origin: str = Generation.Origin.WEB, force: bool = False
+    ref: MonsterRef, *, origin: str = Generation.Origin.WEB, force: bool = False
 ) -> Identicon:
-    """The monster for `identifier` at `size`, generating it on a cache miss.
+    """The image `ref` names, generating it on a cache miss.
 
     Raises `sources.SourceError` when the renderer fails; then nothing is cached and
     nothing is recorded. `force` regenerates even when the entry is cached.
     """
-    source = sources.get_source()
-    key = cache.monster_key(source=source.cache_namespace, size=size, identifier=identifier)
-    etag = _etag_for_key(key)
     if not force:
-        png = cache.get_png(key)
+        png = cache.get(ref.key)
         if png is not None:
-            return Identicon(png=png, etag=etag, cache_hit=True)
-
-    logger.info("Cache miss: %s size=%d source=%s", identifier[:12], size, source.name)
-    png, _ = _generate(source, key, identifier, size, origin=origin, overwrite=force)
-    return Identicon(png=png, etag=etag, cache_hit=False)
+            return Identicon(png=png, ref=ref, cache_hit=True)
+    logger.info("Cache miss: %s size=%d revision=%s", ref.name_hash[:12], ref.size, ref.revision)
+    png, _ = _generate(ref, origin=origin, overwrite=force)
+    return Identicon(png=png, ref=ref, cache_hit=False)
 
 
 def generate_identicon(
+    ref: MonsterRef,
     *,
-    identifier: str,
-    size: int,
     origin: str,
     force: bool = False,
     audit: AuditBatch | None = None,
 ) -> bool:
-    """Generate, cache and record the monster without looking in the cache first.
+    """Generate, cache and record the image without looking in the cache first.
 
-    For callers that have just checked the cache in bulk (the cache warmer): one Redis
-    round trip fewer per entry than `get_identicon`. True when this call stored the
-    entry and recorded it; False when another writer had stored it meanwhile (SET NX),
-    which then counts as the one generation. `audit` collects the row into a batch
-    instead of writing it at once. Raises `sources.SourceError` like `get_identicon`.
+    For callers that have just checked the cache in bulk (the warmer): one round trip
+    fewer per entry than `get_identicon`. True when this call stored the entry and
+    recorded it; False when another writer had stored it meanwhile (SET NX), which
+    then counts as the one generation. `audit` collects the row into a batch instead
+    of writing it at once. Raises `sources.SourceError` like `get_identicon`.
     """
-    source = sources.get_source()
-    key = cache.monster_key(source=source.cache_namespace, size=size, identifier=identifier)
-    logger.info("Generating: %s size=%d source=%s", identifier[:12], size, source.name)
-    _, stored = _generate(
-        source, key, identifier, size, origin=origin, overwrite=force, audit=audit
-    )
+    logger.info("Generating: %s size=%d revision=%s", ref.name_hash[:12], ref.size, ref.revision)
+    _, stored = _generate(ref, origin=origin, overwrite=force, audit=audit)
     return stored
 
 
 def _generate(
-    source: sources.Source,
-    key: str,
-    identifier: str,
-    size: int,
-    *,
-    origin: str,
-    overwrite: bool,
-    audit: AuditBatch | None = None,
+    ref: MonsterRef, *, origin: str, overwrite: bool, audit: AuditBatch | None = None
 ) -> tuple[bytes, bool]:
     """Render, check, cache, then record: the audit row only ever follows a cached PNG."""
+    source = sources.get_source()
     started = time.perf_counter()
     try:
-        png = sources.check_png(source.fetch(identifier, size))
+        png = sources.check_png(source.fetch(ref.name_hash, ref.size))
     except sources.SourceError as exc:
-        logger.warning("Renderer failed for %s size=%d: %s", identifier[:12], size, exc)
+        logger.warning("Renderer failed for %s size=%d: %s", ref.name_hash[:12], ref.size, exc)
         raise
     render_ms = (time.perf_counter() - started) * 1000
 
-    stored = cache.store_png(key, png, overwrite=overwrite)
+    if overwrite:
+        cache.replace(ref.key, png)
+        stored = True
+    else:
+        stored = cache.add(ref.key, png)
     if stored:
         generation = Generation(
-            name_hash=identifier,
-            size=size,
+            name_hash=ref.name_hash,
+            size=ref.size,
             source=source.name,
             origin=origin,
             png_bytes=len(png),
@@ -139,12 +192,14 @@ def _generate(
 
 
 class AuditBatch:
-    """Audit rows collected from many threads and written in one INSERT per `size`.
+    """Audit rows collected from many threads, written in one INSERT per `size` rows
+    by whichever thread calls `write_if_full()` or `flush()`.
 
-    For the cache warmer, where one INSERT and COMMIT per generation would cost more
-    than the render. Rows are only added once their PNG is cached; `flush()` writes
-    what is pending and must be called at the end. A process killed in between loses
-    at most the pending rows: cached entries without their row, never the reverse.
+    For the warmer, where one INSERT and COMMIT per generation would cost more than
+    the render; its workers only `add()`, so they never need a database connection.
+    Rows are only added once their PNG is cached; `flush()` writes what is pending and
+    must be called at the end. A process killed in between loses at most the pending
+    rows: cached entries without their row, never the reverse.
     """
 
     def __init__(self, size: int = 100) -> None:
@@ -155,6 +210,9 @@ class AuditBatch:
     def add(self, generation: Generation) -> None:
         with self._lock:
             self._rows.append(generation)
+
+    def write_if_full(self) -> None:
+        with self._lock:
             if len(self._rows) < self._size:
                 return
             rows, self._rows = self._rows, []

@@ -2,7 +2,8 @@
 
 `DnmonsterSource` asks a renderer over HTTP with dnmonster's API; `BuiltinSource`
 renders in-process with our own renderer. `get_source()` picks one from settings.
-Every failure is a `SourceError` subclass; the views map them to status codes.
+Every failure is a `SourceError` subclass that says what went wrong; only the views
+turn them into status codes.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ POOL_SIZE = 32
 class SourceError(Exception):
     """The renderer could not give us a monster. The message is safe to show."""
 
-    status = 503
-
 
 class SourceUnavailable(SourceError):
     """Refused, unreachable, or answered with an error status."""
@@ -42,8 +41,6 @@ class SourceUnavailable(SourceError):
 class SourceTimeout(SourceError):
     """Did not answer within the configured timeout."""
 
-    status = 504
-
 
 class InvalidImage(SourceError):
     """Answered, but not with a PNG we are willing to cache and serve."""
@@ -51,9 +48,11 @@ class InvalidImage(SourceError):
 
 class Source(Protocol):
     name: str  # recorded in the audit log
-    cache_namespace: str  # part of the cache key: changes whenever the art could change
+    # Which art it draws: part of every cache key, ETag and image URL (`v=`), so it
+    # changes whenever the bytes for a hash and size could change.
+    revision: str
 
-    def fetch(self, identifier: str, size: int) -> bytes: ...
+    def fetch(self, name_hash: str, size: int) -> bytes: ...
 
 
 def check_png(data: bytes) -> bytes:
@@ -68,10 +67,10 @@ def check_png(data: bytes) -> bytes:
 @dataclass(frozen=True)
 class BuiltinSource:
     name: str = "builtin"
-    cache_namespace: str = f"builtin-r{renderer.RENDERER_VERSION}"
+    revision: str = f"builtin-r{renderer.RENDERER_VERSION}"
 
-    def fetch(self, identifier: str, size: int) -> bytes:
-        return renderer.render(identifier, size)
+    def fetch(self, name_hash: str, size: int) -> bytes:
+        return renderer.render(name_hash, size)
 
 
 @functools.cache
@@ -99,11 +98,11 @@ class DnmonsterSource:
     base_url: str
     connect_timeout: float
     read_timeout: float
+    revision: str
     name: str = "dnmonster"
-    cache_namespace: str = "dnmonster"
 
-    def fetch(self, identifier: str, size: int) -> bytes:
-        url = f"{self.base_url}/monster/{identifier}"
+    def fetch(self, name_hash: str, size: int) -> bytes:
+        url = f"{self.base_url}/monster/{name_hash}"
         try:
             with _session().get(
                 url,
@@ -139,12 +138,13 @@ class DnmonsterSource:
 
 
 def get_source() -> Source:
+    """The renderer the settings name: DNMONSTER_URL, else the built-in one."""
     if settings.DNMONSTER_URL:
-        revision = settings.DNMONSTER_REVISION
         return DnmonsterSource(
             base_url=settings.DNMONSTER_URL,
             connect_timeout=settings.DNMONSTER_CONNECT_TIMEOUT,
             read_timeout=settings.DNMONSTER_READ_TIMEOUT,
-            cache_namespace=f"dnmonster-{revision}" if revision else "dnmonster",
+            # Unset, we cannot tell one external renderer's art from another's.
+            revision=settings.DNMONSTER_REVISION or "dnmonster",
         )
     return BuiltinSource()

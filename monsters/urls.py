@@ -10,7 +10,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     re_path(
-        rf"^monster/(?P<identifier>{identity.IDENTIFIER_PATTERN})$",
+        rf"^monster/(?P<name_hash>{identity.NAME_HASH_PATTERN})$",
         views.monster,
         name="monster",
     ),

@@ -1,19 +1,27 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotModified,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.utils.http import parse_etags
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import identity, service, sizes, sources
+from . import identity, image_headers, links, service, sizes, sources
 from .forms import DEFAULT_NAME, NameForm
+from .models import Generation
 
 PAGE_SIZE = 80
-LONG_CACHE = "public, max-age=31536000, immutable"
 FAVICON = "monsters/brand-40.png"
+RETRY_AFTER_SECONDS = 5
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -21,36 +29,67 @@ def home(request: HttpRequest) -> HttpResponse:
     form = NameForm(request.POST if request.method == "POST" else {"name": DEFAULT_NAME})
     if not form.is_valid():
         return render(request, "monsters/home.html", {"form": form}, status=HTTPStatus.BAD_REQUEST)
+    name_hash = identity.hash_name(form.cleaned_data["name"])
     context = {
         "form": form,
-        "identifier": identity.hash_name(form.cleaned_data["name"]),
+        "monster_url": links.monster_url(name_hash, PAGE_SIZE),
+        "monster_url_2x": links.monster_url(name_hash, PAGE_SIZE * 2),
         "size": PAGE_SIZE,
-        "size_2x": PAGE_SIZE * 2,
     }
     return render(request, "monsters/home.html", context)
 
 
 @require_safe
-def monster(request: HttpRequest, identifier: str) -> HttpResponse:
+def monster(request: HttpRequest, name_hash: str) -> HttpResponseBase:
+    """The public image route, as the original app had it (plus `size` and `v`)."""
+    return serve_monster(
+        request,
+        name_hash=name_hash,
+        origin=Generation.Origin.WEB,
+        url_for=links.monster_url,
+        shared=True,
+    )
+
+
+def serve_monster(
+    request: HttpRequest,
+    *,
+    name_hash: str,
+    origin: str,
+    url_for: Callable[[str, int], str],
+    shared: bool,
+) -> HttpResponseBase:
+    """One image answer: 400 for a bad size, 302 from an old revision to `url_for`'s
+    current one, 304 for a matching ETag, else the PNG (503/504 when the renderer fails).
+    """
     try:
         size = sizes.parse_size(request.GET.get("size"))
     except ValueError as exc:
         return _plain_text(f"{exc}\n", HTTPStatus.BAD_REQUEST)
 
-    # The ETag is known without the cache, so a revalidation costs nothing.
-    etag = service.identicon_etag(identifier=identifier, size=size)
-    if _client_has(request, etag):
+    ref = service.locate(name_hash=name_hash, size=size)
+    wanted_revision = request.GET.get("v")
+    if wanted_revision is not None and wanted_revision != ref.revision:
+        moved = HttpResponseRedirect(url_for(name_hash, size))
+        moved["Cache-Control"] = image_headers.REDIRECT_CACHE_CONTROL
+        return moved
+
+    response: HttpResponse
+    if _client_has(request, ref.etag):
         response = HttpResponseNotModified()
     else:
         try:
-            identicon = service.get_identicon(identifier=identifier, size=size)
+            identicon = service.get_identicon(ref, origin=origin)
         except sources.SourceError as exc:
             return _source_failure(exc)
         response = HttpResponse(identicon.png, content_type="image/png")
         response["Content-Length"] = str(len(identicon.png))
         response["X-Cache"] = "HIT" if identicon.cache_hit else "MISS"
-    response["ETag"] = etag
-    response["Cache-Control"] = LONG_CACHE
+    versioned = wanted_revision is not None
+    for header, value in image_headers.image_headers(
+        ref, versioned=versioned, shared=shared
+    ).items():
+        response[header] = value
     return response
 
 
@@ -69,12 +108,13 @@ def _client_has(request: HttpRequest, etag: str) -> bool:
 
 def _source_failure(exc: sources.SourceError) -> HttpResponse:
     """The one place renderer failures become status codes."""
-    reason = "timed out" if exc.status == HTTPStatus.GATEWAY_TIMEOUT else "is unavailable"
-    response = _plain_text(
-        f"The monster renderer {reason}; please try again shortly.\n", exc.status
-    )
-    response["Cache-Control"] = "no-store"
-    response["Retry-After"] = "5"
+    if isinstance(exc, sources.SourceTimeout):
+        status, reason = HTTPStatus.GATEWAY_TIMEOUT, "timed out"
+    else:
+        status, reason = HTTPStatus.SERVICE_UNAVAILABLE, "is unavailable"
+    response = _plain_text(f"The monster renderer {reason}; please try again shortly.\n", status)
+    response["Cache-Control"] = image_headers.FAILURE_CACHE_CONTROL
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from monsters import identity
@@ -33,8 +35,8 @@ def test_non_ascii_names_hash_as_utf8():
         ("g" * 64, False),
     ],
 )
-def test_identifier_is_exactly_64_lowercase_hex_characters(value, expected):
-    assert identity.is_identifier(value) is expected
+def test_a_name_hash_is_exactly_64_lowercase_hex_characters(value, expected):
+    assert bool(re.fullmatch(identity.NAME_HASH_PATTERN, value)) is expected
 
 
 @pytest.mark.parametrize(

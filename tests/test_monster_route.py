@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import re
 from http import HTTPStatus
 
 import pytest
 from PIL import Image
 
-from monsters import identity
+from monsters import identity, service
 from monsters.models import Generation
 
 pytestmark = pytest.mark.django_db
@@ -31,77 +32,101 @@ def test_size_parameter_sets_the_image_size(client, renderer_server, size):
     assert Image.open(io.BytesIO(response.content)).size == (size, size)
 
 
-def test_long_lived_caching_headers(client, renderer_server):
-    response = client.get(URL)
+def _current_url(client, name: str = "Moby Dock", size: int = 80) -> str:
+    """The image URL the page emits: it names the art's revision."""
+    html = client.post("/", {"name": name}).content.decode()
+    src = re.search(r'<img src="([^"]+)"', html)[1].replace("&amp;", "&")
+    return src if size == 80 else src.replace("size=80", f"size={size}")
+
+
+def _max_age(response) -> int:
+    return int(re.search(r"max-age=(\d+)", response["Cache-Control"])[1])
+
+
+def test_emitted_urls_name_the_revision_and_are_immutable_for_a_year(client, renderer_server):
+    url = _current_url(client)
+    assert f"/monster/{MOBY}?size=80&v=" in url
+    response = client.get(url)
+    assert response.status_code == HTTPStatus.OK
     assert response["Cache-Control"] == "public, max-age=31536000, immutable"
     assert response["ETag"].startswith('"') and response["ETag"].endswith('"')
 
 
-def test_second_request_is_served_from_cache(client, renderer_server):
-    first = client.get(URL)
-    second = client.get(URL)
-    assert first["X-Cache"] == "MISS"
-    assert second["X-Cache"] == "HIT"
-    assert first.content == second.content
-    assert renderer_server.count == 1
-    assert Generation.objects.count() == 1
-
-
-def test_cache_hit_makes_no_sql_query_and_no_renderer_call(
-    client, renderer_server, django_assert_num_queries
+def test_unversioned_url_is_fresh_for_monster_max_age_then_revalidated(
+    client, renderer_server, settings
 ):
-    client.get(URL)
-    calls_before = renderer_server.count
-    with django_assert_num_queries(0):
-        response = client.get(URL)
-    assert response["X-Cache"] == "HIT"
-    assert renderer_server.count == calls_before
-
-
-def test_cache_miss_records_one_audit_row_without_the_name(client, renderer_server):
-    client.get(URL, {"size": 120})
-    row = Generation.objects.get()
-    assert row.name_hash == MOBY
-    assert row.size == 120
-    assert row.source == "dnmonster"
-    assert row.origin == Generation.Origin.WEB
-    assert row.png_bytes > 0
-    assert row.render_ms >= 0
-
-
-def test_each_size_is_cached_separately(client, renderer_server):
-    assert client.get(URL, {"size": 80})["X-Cache"] == "MISS"
-    assert client.get(URL, {"size": 160})["X-Cache"] == "MISS"
-    assert client.get(URL, {"size": 80})["X-Cache"] == "HIT"
-    assert Generation.objects.count() == 2
-
-
-def test_builtin_renderer_serves_when_no_renderer_url_is_set(client, settings):
-    settings.DNMONSTER_URL = ""
+    settings.MONSTER_MAX_AGE = 600
     response = client.get(URL)
     assert response.status_code == HTTPStatus.OK
-    assert Image.open(io.BytesIO(response.content)).size == (80, 80)
-    assert Generation.objects.get().source == "builtin"
+    assert response["Cache-Control"] == "public, max-age=600"
+    assert "immutable" not in response["Cache-Control"]
+    assert response["ETag"]
 
 
-def test_builtin_and_http_renderer_draw_the_same_monster(client, settings, renderer_server):
-    over_http = client.get(URL).content
-    settings.DNMONSTER_URL = ""
-    in_process = client.get(URL).content
-    assert over_http == in_process
+def test_unversioned_url_keeps_a_short_freshness_by_default(client, renderer_server):
+    assert 0 < _max_age(client.get(URL)) <= 24 * 60 * 60
 
 
-def test_matching_if_none_match_gets_304_without_a_body(client, renderer_server):
-    etag = client.get(URL)["ETag"]
-    response = client.get(URL, HTTP_IF_NONE_MATCH=etag)
-    assert response.status_code == HTTPStatus.NOT_MODIFIED
-    assert response.content == b""
-    assert response["ETag"] == etag
+def test_an_old_revision_redirects_to_the_current_one(client, renderer_server, settings):
+    old_url = _current_url(client, size=120)
+    settings.DNMONSTER_REVISION = "identidock-r99"
+    response = client.get(old_url)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == f"/monster/{MOBY}?size=120&v=identidock-r99"
+    assert "immutable" not in response["Cache-Control"]
+    assert "max-age" not in response["Cache-Control"]
+    followed = client.get(response["Location"])
+    assert followed.status_code == HTTPStatus.OK
+    assert Image.open(io.BytesIO(followed.content)).size == (120, 120)
 
 
-def test_stale_if_none_match_gets_the_image(client, renderer_server):
-    response = client.get(URL, HTTP_IF_NONE_MATCH='"something-else"')
+def test_an_unknown_revision_redirects_and_caches_nothing(client, renderer_server):
+    response = client.get(URL, {"size": 40, "v": "no-such-art"})
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == _current_url(client, size=40)
+    assert renderer_server.count == 0
+    assert Generation.objects.count() == 0
+
+
+def test_after_a_revision_bump_an_unversioned_url_revalidates_to_new_bytes(
+    client, renderer_server, settings
+):
+    before = client.get(URL)
+    settings.DNMONSTER_REVISION = "identidock-r99"
+    settings.DNMONSTER_URL = ""  # the new art: another renderer entirely
+    response = client.get(URL, HTTP_IF_NONE_MATCH=before["ETag"])
     assert response.status_code == HTTPStatus.OK
+    assert response["ETag"] != before["ETag"]
+    assert response["X-Cache"] == "MISS"
+    assert response.content  # the new revision's bytes, not a 304 for the old ones
+
+
+def test_304_carries_the_same_caching_headers_as_the_200(client, renderer_server):
+    for url in (URL, _current_url(client)):
+        full = client.get(url)
+        revalidated = client.get(url, HTTP_IF_NONE_MATCH=full["ETag"])
+        assert revalidated.status_code == HTTPStatus.NOT_MODIFIED
+        assert revalidated["Cache-Control"] == full["Cache-Control"]
+        assert revalidated["ETag"] == full["ETag"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?size=40",
+        "?size=40&v=old",
+        "?v=x&size=512",
+        "?size=40&v=CURRENT",
+        "?size=999&v=CURRENT",
+    ],
+)
+def test_immutable_only_where_the_url_names_the_current_revision(client, renderer_server, query):
+    current = service.current_revision()
+    response = client.get(URL + query.replace("CURRENT", current))
+    fixed_bytes = f"v={current}" in query.replace("CURRENT", current)
+    immutable = "immutable" in response.get("Cache-Control", "")
+    assert immutable == (fixed_bytes and response.status_code == HTTPStatus.OK)
 
 
 def test_etag_differs_by_size_hash_and_source(client, settings, renderer_server):

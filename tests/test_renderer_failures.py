@@ -7,7 +7,7 @@ from http import HTTPStatus
 import pytest
 from django.core.cache import caches
 
-from monsters import cache, identity, service, sources
+from monsters import identity, service, sources
 from monsters.models import Generation
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +17,7 @@ URL = f"/monster/{MOBY}"
 
 
 def _nothing_cached_or_recorded() -> bool:
-    key = cache.monster_key(source="dnmonster", size=80, identifier=MOBY)
+    key = service.locate(name_hash=MOBY, size=80).key
     return caches["monsters"].get(key) is None and not Generation.objects.exists()
 
 
@@ -55,7 +55,7 @@ def test_renderer_answering_garbage_is_503(client, bad_renderer, mode):
 def test_failures_raise_source_errors_from_the_service(bad_renderer):
     bad_renderer.mode = "html"
     with pytest.raises(sources.InvalidImage):
-        service.get_identicon(identifier=MOBY, size=80)
+        service.get_identicon(service.locate(name_hash=MOBY, size=80))
 
 
 def test_read_timeouts_are_not_retried(client, bad_renderer):

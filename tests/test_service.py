@@ -1,4 +1,5 @@
-"""get_identicon(): the one orchestrator, exercised without the web layer."""
+"""monsters.service: the one orchestrator and the one home of keys and ETags,
+exercised without the web layer."""
 
 from __future__ import annotations
 
@@ -8,35 +9,56 @@ import pytest
 from django.core.cache import caches
 from django.db import connection
 
-from monsters import cache, identity, service
+from monsters import identity, renderer, service
 from monsters.models import Generation
+from monsters.service import Entry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MOBY = identity.hash_name("Moby Dock")
+JOE = identity.hash_name("Joe Bloggs")
 
 
-def test_cache_key_follows_the_documented_schema():
-    key = cache.monster_key(source="dnmonster", size=80, identifier=MOBY)
-    assert key == f"monster:v1:dnmonster:80:{MOBY}"
+def moby(size: int = 80) -> service.MonsterRef:
+    return service.locate(name_hash=MOBY, size=size)
 
 
-def test_entries_are_stored_in_redis_under_the_plain_key_without_expiry(renderer_server):
-    service.get_identicon(identifier=MOBY, size=80)
-    redis = caches["monsters"].client.get_client()
-    key = f"monster:v1:dnmonster:80:{MOBY}"
-    assert redis.exists(key) == 1
-    assert redis.ttl(key) == -1  # no expiry: Redis evicts by LRU
+def test_cache_key_names_the_schema_revision_size_and_hash(renderer_server, settings):
+    settings.DNMONSTER_REVISION = "identidock-r7"
+    assert moby().key == f"monster:v1:identidock-r7:80:{MOBY}"
+
+
+def test_the_builtin_renderers_revision_follows_its_version(settings):
+    settings.DNMONSTER_URL = ""
+    assert moby().revision == f"builtin-r{renderer.RENDERER_VERSION}"
+
+
+def test_an_http_renderer_without_a_revision_setting_has_a_revision_of_its_own(
+    renderer_server, settings
+):
+    settings.DNMONSTER_REVISION = ""
+    settings.DNMONSTER_URL = renderer_server.url
+    with_url = moby().revision
+    settings.DNMONSTER_URL = ""
+    assert with_url != moby().revision
+
+
+def test_entries_are_stored_under_their_key_without_expiry(renderer_server):
+    ref = moby()
+    service.get_identicon(ref)
+    backend = caches["monsters"]
+    assert backend.get(ref.key) is not None
+    assert backend.ttl(ref.key) is None  # no expiry: Redis evicts by LRU
 
 
 def test_origin_is_recorded(renderer_server):
-    service.get_identicon(identifier=MOBY, size=80, origin=Generation.Origin.WARM)
+    service.get_identicon(moby(), origin=Generation.Origin.WARM)
     assert Generation.objects.get().origin == "warm"
 
 
 def test_force_regenerates_a_cached_entry_and_records_it(renderer_server):
-    service.get_identicon(identifier=MOBY, size=80)
-    again = service.get_identicon(identifier=MOBY, size=80, force=True)
+    service.get_identicon(moby())
+    again = service.get_identicon(moby(), force=True)
     assert again.cache_hit is False
     assert renderer_server.count == 2
     assert Generation.objects.count() == 2
@@ -44,7 +66,7 @@ def test_force_regenerates_a_cached_entry_and_records_it(renderer_server):
 
 def _get_in_thread(size: int) -> service.Identicon:
     try:
-        return service.get_identicon(identifier=MOBY, size=size)
+        return service.get_identicon(moby(size))
     finally:
         connection.close()  # each thread has its own connection; leave none open
 
@@ -57,47 +79,72 @@ def test_concurrent_misses_for_one_key_record_one_generation(renderer_server):
 
 
 def test_etag_is_known_without_touching_the_cache(renderer_server):
-    etag = service.identicon_etag(identifier=MOBY, size=80)
-    assert caches["monsters"].get(f"monster:v1:dnmonster:80:{MOBY}") is None
-    assert service.get_identicon(identifier=MOBY, size=80).etag == etag
+    ref = moby()
+    assert caches["monsters"].get(ref.key) is None
+    assert service.get_identicon(ref).ref.etag == ref.etag
+
+
+def test_etag_differs_by_hash_size_and_revision(renderer_server, settings):
+    etags = {moby().etag, moby(81).etag, service.locate(name_hash=JOE, size=80).etag}
+    settings.DNMONSTER_REVISION = "amouat-1.0"
+    etags.add(moby().etag)
+    assert len(etags) == 4
 
 
 def test_generate_identicon_stores_and_records_without_reading_the_cache(renderer_server):
-    stored = service.generate_identicon(identifier=MOBY, size=80, origin="warm")
-    assert stored is True
-    assert caches["monsters"].get(f"monster:v1:dnmonster:80:{MOBY}") is not None
+    ref = moby()
+    assert service.generate_identicon(ref, origin="warm") is True
+    assert caches["monsters"].get(ref.key) is not None
     assert Generation.objects.get().origin == "warm"
 
 
 def test_generate_identicon_records_nothing_when_another_writer_cached_it_first(renderer_server):
-    service.get_identicon(identifier=MOBY, size=80)
-    stored = service.generate_identicon(identifier=MOBY, size=80, origin="warm")
-    assert stored is False
+    service.get_identicon(moby())
+    assert service.generate_identicon(moby(), origin="warm") is False
     assert renderer_server.count == 2  # rendered, but lost the SET NX
     assert list(Generation.objects.values_list("origin", flat=True)) == ["web"]
 
 
-def test_audit_batch_writes_its_rows_when_full_and_the_rest_on_flush(renderer_server):
+def test_audit_batch_writes_when_full_and_the_rest_on_flush(renderer_server):
     audit = service.AuditBatch(size=2)
     for size in (16, 32, 48):
-        service.generate_identicon(identifier=MOBY, size=size, origin="warm", audit=audit)
+        service.generate_identicon(moby(size), origin="warm", audit=audit)
+        audit.write_if_full()
     assert sorted(Generation.objects.values_list("size", flat=True)) == [16, 32]
     audit.flush()
     assert sorted(Generation.objects.values_list("size", flat=True)) == [16, 32, 48]
 
 
-def test_cached_identicons_answers_which_entries_are_cached_in_one_call(renderer_server):
-    service.get_identicon(identifier=MOBY, size=80)
-    other = identity.hash_name("Alice")
-    assert service.cached_identicons([(MOBY, 80), (MOBY, 64), (other, 80)]) == {(MOBY, 80)}
+def test_cached_entries_answers_which_entries_are_cached(renderer_server):
+    service.get_identicon(moby())
+    asked = [Entry(MOBY, 80), Entry(MOBY, 64), Entry(JOE, 80)]
+    assert service.cached_entries(asked) == {Entry(MOBY, 80)}
+
+
+def test_evict_deletes_only_what_is_cached_and_keeps_the_audit_rows(renderer_server):
+    service.get_identicon(moby())
+    report = service.evict_entries([Entry(MOBY, 80), Entry(JOE, 80)])
+    assert report == service.EvictReport(evicted=1, not_cached=1)
+    assert service.cached_entries([Entry(MOBY, 80)]) == set()
+    assert Generation.objects.count() == 1
 
 
 def test_renderer_revision_keeps_each_renderers_monsters_apart(renderer_server, settings):
-    before = service.identicon_etag(identifier=MOBY, size=80)
-    service.get_identicon(identifier=MOBY, size=80)
+    before = moby()
+    service.get_identicon(before)
     settings.DNMONSTER_REVISION = "amouat-1.0"
-    assert service.identicon_etag(identifier=MOBY, size=80) != before
+    after = moby()
+    assert after.etag != before.etag
     # Not served from the other renderer's entry: generated again, under its own key.
-    assert service.get_identicon(identifier=MOBY, size=80).cache_hit is False
-    key = f"monster:v1:dnmonster-amouat-1.0:80:{MOBY}"
-    assert caches["monsters"].get(key) is not None
+    assert service.get_identicon(after).cache_hit is False
+    assert caches["monsters"].get(after.key) is not None
+    assert caches["monsters"].get(before.key) is not None
+
+
+def test_cache_answers_is_false_when_redis_is_unreachable(settings, unused_port):
+    assert service.cache_answers() is True
+    monsters = dict(settings.CACHES["monsters"])
+    monsters["LOCATION"] = f"redis://127.0.0.1:{unused_port}/0"
+    monsters["OPTIONS"] = {**monsters["OPTIONS"], "SOCKET_CONNECT_TIMEOUT": 0.2}
+    settings.CACHES = {**settings.CACHES, "monsters": monsters}
+    assert service.cache_answers() is False
