@@ -17,8 +17,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from PIL import Image
 
-from monsters import cache, identity, renderer, service, warming
+from monsters import cache, identity, renderer, service
 from monsters.models import Generation
+from monsters.service import Entry
+from monsters.warming import engine, inputs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,10 +42,12 @@ def warm_failing(*args: str, **options) -> tuple[int, str, str]:
     return failure.value.returncode, out.getvalue(), err.getvalue() + str(failure.value)
 
 
-def cached_png(identifier: str, size: int = 80, source: str = "dnmonster") -> bytes | None:
-    return caches["monsters"].get(
-        cache.monster_key(source=source, size=size, identifier=identifier)
-    )
+def cached_png(name_hash: str, size: int = 80) -> bytes | None:
+    return caches["monsters"].get(service.locate(name_hash=name_hash, size=size).key)
+
+
+def generate(name_hash: str, size: int = 80) -> None:
+    service.get_identicon(service.locate(name_hash=name_hash, size=size))
 
 
 def recorded() -> list[tuple[str, int, str]]:
@@ -102,8 +106,8 @@ def test_byte_order_mark_at_the_start_of_a_file_is_not_part_of_the_first_name(
 
 
 def test_audit_log_rebuilds_a_lost_cache_at_the_recorded_sizes(renderer_server):
-    service.get_identicon(identifier=MOBY, size=64)
-    service.get_identicon(identifier=MOBY, size=120)
+    generate(MOBY, 64)
+    generate(MOBY, 120)
     caches["monsters"].clear()  # Redis lost its contents
     renderer_server.requests.clear()
     out, _ = warm(from_audit_log=True)
@@ -114,8 +118,8 @@ def test_audit_log_rebuilds_a_lost_cache_at_the_recorded_sizes(renderer_server):
 
 
 def test_audit_log_with_sizes_warms_every_recorded_hash_at_those_sizes(renderer_server):
-    service.get_identicon(identifier=MOBY, size=64)
-    service.get_identicon(identifier=MOBY, size=120)
+    generate(MOBY, 64)
+    generate(MOBY, 120)
     caches["monsters"].clear()
     warm(from_audit_log=True, size=["200"])
     assert cached_png(MOBY, 200) is not None
@@ -141,7 +145,7 @@ def test_since_limits_the_audit_log_to_generations_from_that_day_on(renderer_ser
 
 def test_names_file_and_audit_log_combine(renderer_server, tmp_path):
     from_log = identity.hash_name("from the log")
-    service.get_identicon(identifier=from_log, size=64)
+    generate(from_log, 64)
     caches["monsters"].clear()
     out, _ = warm("Moby Dock", file=names_file(tmp_path, "Alice\n"), from_audit_log=True)
     assert cached_png(MOBY) is not None
@@ -152,8 +156,8 @@ def test_names_file_and_audit_log_combine(renderer_server, tmp_path):
 
 def test_the_builtin_renderer_is_used_when_no_renderer_url_is_set():
     warm("Moby Dock")
-    source = f"builtin-r{renderer.RENDERER_VERSION}"
-    assert cached_png(MOBY, source=source) == renderer.render(MOBY, 80)
+    assert service.current_revision() == f"builtin-r{renderer.RENDERER_VERSION}"
+    assert cached_png(MOBY) == renderer.render(MOBY, 80)
     assert recorded() == [(MOBY, 80, "warm")]
 
 
@@ -168,17 +172,17 @@ def test_a_name_listed_twice_is_warmed_once(renderer_server, tmp_path):
 
 
 class _Recorder:
-    """A `warming.Reporter` that keeps everything it is told."""
+    """An `engine.Reporter` that keeps everything it is told."""
 
     def __init__(self) -> None:
-        self.invalid_items: list[warming.Invalid] = []
-        self.failures: list[tuple[warming.Entry, str]] = []
+        self.invalid_items: list[inputs.Invalid] = []
+        self.failures: list[tuple[Entry, str]] = []
         self.advanced = 0
 
-    def invalid(self, item: warming.Invalid) -> None:
+    def invalid(self, item: inputs.Invalid) -> None:
         self.invalid_items.append(item)
 
-    def failed(self, entry: warming.Entry, reason: str) -> None:
+    def failed(self, entry: Entry, reason: str) -> None:
         self.failures.append((entry, reason))
 
     def advance(self, entries: int) -> None:
@@ -190,9 +194,11 @@ class _Recorder:
 
 def test_duplicates_further_apart_than_a_batch_are_warmed_once(renderer_server):
     names = ["a", "b", "c", "a", "d", "b", "a", "c"]
-    entries = [warming.Entry(identity.hash_name(name), 80) for name in names]
+    entries = [Entry(identity.hash_name(name), 80) for name in names]
     reporter = _Recorder()
-    summary = warming.warm(entries, reporter=reporter, concurrency=4, batch_size=2)
+    summary = engine.warm(
+        entries, origin=Generation.Origin.WARM, reporter=reporter, concurrency=4, batch_size=2
+    )
     assert renderer_server.count == 4
     assert (summary.warmed, summary.cached) == (4, 4)
     assert reporter.advanced == len(entries)
@@ -211,7 +217,7 @@ def test_no_duplicate_audit_rows_for_one_entry_within_a_run_at_concurrency_32(
 
 
 def test_entries_already_cached_are_skipped_without_asking_the_renderer(renderer_server):
-    service.get_identicon(identifier=MOBY, size=80)
+    generate(MOBY, 80)
     renderer_server.requests.clear()
     out, _ = warm("Moby Dock", "Alice")
     assert renderer_server.count == 1
@@ -221,13 +227,11 @@ def test_entries_already_cached_are_skipped_without_asking_the_renderer(renderer
 
 def test_the_cache_is_checked_in_bulk_not_one_get_per_entry(renderer_server, monkeypatch):
     for name in ("a", "b", "c"):
-        service.get_identicon(identifier=identity.hash_name(name), size=80)
+        generate(identity.hash_name(name), 80)
     bulk_checks, single_gets = [], []
-    get_many, get_one = cache.get_many_png, cache.get_png
-    monkeypatch.setattr(
-        cache, "get_many_png", lambda keys: bulk_checks.append(keys) or get_many(keys)
-    )
-    monkeypatch.setattr(cache, "get_png", lambda key: single_gets.append(key) or get_one(key))
+    get_many, get_one = cache.get_many, cache.get
+    monkeypatch.setattr(cache, "get_many", lambda keys: bulk_checks.append(keys) or get_many(keys))
+    monkeypatch.setattr(cache, "get", lambda key: single_gets.append(key) or get_one(key))
     out, _ = warm("a", "b", "c", size=["80"])
     assert len(bulk_checks) == 1 and len(bulk_checks[0]) == 3
     assert single_gets == []
@@ -235,7 +239,7 @@ def test_the_cache_is_checked_in_bulk_not_one_get_per_entry(renderer_server, mon
 
 
 def test_force_regenerates_cached_entries_and_records_them(renderer_server):
-    service.get_identicon(identifier=MOBY, size=80)
+    generate(MOBY, 80)
     renderer_server.requests.clear()
     out, _ = warm("Moby Dock", force=True)
     assert renderer_server.count == 1
@@ -244,7 +248,7 @@ def test_force_regenerates_cached_entries_and_records_them(renderer_server):
 
 
 def test_dry_run_counts_what_would_be_warmed_and_writes_nothing(renderer_server):
-    service.get_identicon(identifier=MOBY, size=80)
+    generate(MOBY, 80)
     renderer_server.requests.clear()
     out, _ = warm("Moby Dock", "Alice", "Bob", dry_run=True)
     assert renderer_server.count == 0
@@ -262,14 +266,14 @@ def test_invalid_lines_are_reported_with_their_line_numbers_and_skipped(renderer
     assert err.splitlines() == [
         "invalid line 2: A name can be at most 200 characters (this one has 201).",
         "invalid line 3: A name cannot contain control characters.",
-        f"invalid line 4: not UTF-8, or longer than {warming.MAX_LINE_BYTES} bytes",
+        f"invalid line 4: not UTF-8, or longer than {inputs.MAX_LINE_BYTES} bytes",
     ]
     assert renderer_server.count == 2
     assert "warmed 2, already cached 0, invalid 3, failed 0" in out
 
 
 def test_a_huge_line_is_skipped_without_stopping_the_file(renderer_server, tmp_path):
-    content = b"y" * (10 * warming.MAX_LINE_BYTES) + b"\nMoby Dock\n"
+    content = b"y" * (10 * inputs.MAX_LINE_BYTES) + b"\nMoby Dock\n"
     out, err = warm(file=names_file(tmp_path, content))
     assert err.startswith("invalid line 1: ")
     assert cached_png(MOBY) is not None
@@ -299,6 +303,25 @@ def test_renderer_failures_are_reported_with_the_hash_prefix_and_exit_with_statu
     assert "warmed 0, already cached 0, invalid 0, failed 2" in out
     assert cached_png(MOBY) is None
     assert not Generation.objects.exists()
+
+
+def test_a_renderer_that_is_plainly_down_stops_the_run_early_with_status_1(bad_renderer):
+    bad_renderer.mode = "error"
+    names = [f"guest {n}" for n in range(200)]
+    status, out, err = warm_failing(*names, concurrency=2)
+    assert status == 1
+    assert bad_renderer.hits < 50  # not one refusal per name
+    assert "stopped early: the renderer is down (renderer answered status 500)" in err
+    assert out.strip().splitlines()[-1].startswith("stopped early, the renderer is down: warmed 0")
+    assert not Generation.objects.exists()
+
+
+def test_a_bad_image_now_and_then_does_not_stop_the_run(bad_renderer):
+    bad_renderer.mode = "not-png"
+    status, out, _ = warm_failing(*[f"guest {n}" for n in range(10)], concurrency=2)
+    assert status == 1
+    assert bad_renderer.hits == 10
+    assert "failed 10" in out
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from django.core.cache import caches
 from django.db import connection
 from PIL import Image
 
-from monsters import cache, identity, renderer
+from monsters import identity, renderer, service
 from monsters.models import Generation
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,14 +59,14 @@ def _start(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
 
 
 def _cached_pngs() -> dict[str, bytes]:
-    """Every cached monster at size 80, by identifier."""
+    """Every cached monster at size 80, by hash."""
     found = {}
     for name in NAMES:
-        identifier = identity.hash_name(name)
-        key = cache.monster_key(source="dnmonster", size=80, identifier=identifier)
+        name_hash = identity.hash_name(name)
+        key = service.locate(name_hash=name_hash, size=80).key
         png = caches["monsters"].get(key)
         if png is not None:
-            found[identifier] = png
+            found[name_hash] = png
     return found
 
 
@@ -126,8 +126,8 @@ def test_ctrl_c_stops_cleanly_with_the_summary_so_far_and_nothing_half_written(
     pngs = _cached_pngs()
     assert set(Generation.objects.values_list("name_hash", flat=True)) == set(pngs)
     assert len(pngs) == warmed
-    for identifier, png in pngs.items():
-        assert png == renderer.render(identifier, 80)
+    for name_hash, png in pngs.items():
+        assert png == renderer.render(name_hash, 80)
         Image.open(io.BytesIO(png)).verify()
 
 

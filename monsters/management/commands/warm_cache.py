@@ -2,8 +2,9 @@
 
 Reads names (arguments, a file or stdin) and/or the audit log, skips what is cached and
 generates the rest through the same service as the web, recorded with origin `warm`.
-The work itself is in `monsters.warming`; this command parses, prints and exits:
-0 when nothing failed, 1 when a generation failed, 2 for a usage error, 130 on Ctrl-C.
+The work itself is in `monsters.warming` (the same engine as the admin's action); this
+command parses, prints and exits: 0 when nothing failed, 1 when a generation failed or
+the renderer was down, 2 for a usage error, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import BinaryIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from monsters import cache, sizes, warming
+from monsters import service, sizes
+from monsters.models import Generation
+from monsters.service import Entry
+from monsters.warming import engine, inputs
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -62,10 +66,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--concurrency",
             type=int,
-            default=warming.DEFAULT_CONCURRENCY,
+            default=engine.DEFAULT_CONCURRENCY,
             metavar="N",
-            help=f"generations at once, {warming.MIN_CONCURRENCY} to "
-            f"{warming.MAX_CONCURRENCY} (default {warming.DEFAULT_CONCURRENCY})",
+            help=f"generations at once, {engine.MIN_CONCURRENCY} to "
+            f"{engine.MAX_CONCURRENCY} (default {engine.DEFAULT_CONCURRENCY})",
         )
         parser.add_argument(
             "--force", action="store_true", help="regenerate entries even when cached"
@@ -78,14 +82,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: str, **options) -> None:
         verbosity = options["verbosity"]
-        concurrency = options["concurrency"]
-        if not warming.MIN_CONCURRENCY <= concurrency <= warming.MAX_CONCURRENCY:
-            raise _usage(
-                f"--concurrency must be from {warming.MIN_CONCURRENCY} "
-                f"to {warming.MAX_CONCURRENCY}, not {concurrency}"
-            )
+        try:
+            concurrency = engine.check_concurrency(options["concurrency"])
+        except ValueError as exc:
+            raise _usage(str(exc)) from None
         with contextlib.ExitStack() as stack:
-            src = warming.Sources(
+            src = inputs.WarmInput(
                 names=options["names"],
                 lines=self._open_lines(options["file"], options.get("stdin"), stack),
                 audit_log=options["from_audit_log"],
@@ -94,25 +96,26 @@ class Command(BaseCommand):
             )
             if not src.given:
                 raise _usage("nothing to warm: give NAME arguments, --file or --from-audit-log")
-            if not cache.is_reachable():
+            if not service.cache_answers():
                 # Every entry would be rendered and recorded, and none stored.
                 raise CommandError("the monster cache (REDIS_URL) is unreachable", returncode=1)
-            if verbosity >= 1 and cache.is_process_local() and not options["dry_run"]:
+            if verbosity >= 1 and service.cache_is_process_local() and not options["dry_run"]:
                 self.stderr.write(
                     "The monster cache is local memory (REDIS_URL is unset): "
                     "what this command warms is gone when it exits.",
                     self.style.WARNING,
                 )
             try:
-                total = warming.count_work(src) if verbosity >= 1 else None
+                total = inputs.count_items(src) if verbosity >= 1 else None
             except KeyboardInterrupt:  # counting a long file takes a moment
                 raise CommandError(
                     "interrupted before warming began", returncode=INTERRUPTED
                 ) from None
             console = stack.enter_context(_Console(self, verbosity=verbosity, total=total))
             stack.enter_context(_quiet_service_log(verbosity))
-            summary = warming.warm(
-                warming.work(src),
+            summary = engine.warm(
+                inputs.items(src),
+                origin=Generation.Origin.WARM,
                 reporter=console,
                 concurrency=concurrency,
                 force=options["force"],
@@ -121,11 +124,19 @@ class Command(BaseCommand):
         if verbosity >= 1:
             self.stdout.write(
                 _summary_line(summary),
-                self.style.WARNING if summary.failed or summary.interrupted else self.style.SUCCESS,
+                self.style.WARNING
+                if summary.failed or summary.interrupted or summary.renderer_down
+                else self.style.SUCCESS,
             )
         if summary.interrupted:
             raise CommandError(
                 "interrupted; the summary shows what was done", returncode=INTERRUPTED
+            )
+        if summary.renderer_down:
+            raise CommandError(
+                f"stopped early: the renderer is down ({'; '.join(summary.reasons)}); "
+                "run again once it is back",
+                returncode=1,
             )
         if summary.failed:
             raise CommandError(
@@ -167,12 +178,12 @@ def _since(value: str | None, from_audit_log: bool) -> datetime.date | None:
     if not from_audit_log:
         raise _usage("--since only applies to --from-audit-log")
     try:
-        return warming.parse_since(value)
+        return inputs.parse_since(value)
     except ValueError as exc:
         raise _usage(str(exc)) from None
 
 
-def _summary_line(summary: warming.Summary) -> str:
+def _summary_line(summary: engine.Summary) -> str:
     counts = f"already cached {summary.cached:,}, invalid {summary.invalid:,}"
     if summary.dry_run:
         return f"dry run: would warm {summary.warmed:,}, {counts} in {summary.seconds:.1f} s"
@@ -180,6 +191,8 @@ def _summary_line(summary: warming.Summary) -> str:
         f"warmed {summary.warmed:,}, {counts}, failed {summary.failed:,} "
         f"in {summary.seconds:.1f} s ({summary.rate:,.1f}/s)"
     )
+    if summary.renderer_down:
+        return f"stopped early, the renderer is down: {line}"
     return f"interrupted: {line}" if summary.interrupted else line
 
 
@@ -198,7 +211,7 @@ def _quiet_service_log(verbosity: int) -> Iterator[None]:
 
 
 class _Console:
-    """The command's `warming.Reporter`: errors on stderr at any verbosity; progress
+    """The command's `engine.Reporter`: errors on stderr at any verbosity; progress
     on stdout from -v 1: a tqdm bar on a terminal, else a line per 10 %."""
 
     def __init__(self, command: Command, *, verbosity: int, total: int | None) -> None:
@@ -232,11 +245,11 @@ class _Console:
         else:
             self._stderr.write(message, self._style.ERROR)
 
-    def invalid(self, item: warming.Invalid) -> None:
+    def invalid(self, item: inputs.Invalid) -> None:
         self._error(f"invalid {item.where}: {item.reason}")
 
-    def failed(self, entry: warming.Entry, reason: str) -> None:
-        self._error(f"failed {entry.identifier[:12]} @ {entry.size}px: {reason}")
+    def failed(self, entry: Entry, reason: str) -> None:
+        self._error(f"failed {entry.name_hash[:12]} @ {entry.size}px: {reason}")
 
     def interrupted(self, in_flight: int) -> None:
         self._error(
