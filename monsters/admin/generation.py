@@ -2,7 +2,9 @@
 
 Rows are written by the service alone: nobody adds or changes one here, and only
 superusers delete. Searching takes a hash prefix or a person's name (hashed here,
-matched exactly); the actions warm and evict cache entries through the service layer.
+matched exactly); the actions warm (the warmer's engine) and evict (the service) cache
+entries. Thumbnails come from a staff-only image route, so the renders that browsing
+the log causes are recorded with origin `admin`, not as web traffic.
 """
 
 from __future__ import annotations
@@ -10,18 +12,22 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from . import admin_overview, audit_stats, cache_entries, identity
-from .models import Generation
+from .. import identity, links, service, views
+from ..models import Generation
+from ..warming import engine
+from . import overview, stats
 
 # More than this many distinct monsters at once belongs to `manage.py warm_cache`.
 MAX_ACTION_ENTRIES = 500
+# Generations at once while a member of staff waits for the page.
+ACTION_CONCURRENCY = 4
 OTHER_EVENTS_SHOWN = 50
 THUMBNAIL_SIZE = 40
 PREVIEW_SIZE = 160
@@ -34,10 +40,6 @@ admin.site.index_title = "Audit log and accounts"
 admin.site.index_template = "admin/identidock/index.html"
 # The audit log's nine columns need the width more than staff need a second app list.
 admin.site.enable_nav_sidebar = False
-
-
-def monster_url(name_hash: str, size: int) -> str:
-    return f"{reverse('monsters:monster', args=[name_hash])}?size={size}"
 
 
 def search_condition(term: str) -> Q | None:
@@ -68,7 +70,7 @@ class KnownValuesFilter(admin.AllValuesFieldListFilter):
 
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)
-        self.lookup_choices = audit_stats.distinct_values(field.name)
+        self.lookup_choices = stats.distinct_values(field.name)
 
 
 @admin.register(Generation)
@@ -137,7 +139,7 @@ class GenerationAdmin(admin.ModelAdmin):
     def thumbnail(self, obj: Generation) -> SafeString:
         return format_html(
             '<img src="{}" loading="lazy" width="{}" height="{}" alt="">',
-            monster_url(obj.name_hash, THUMBNAIL_SIZE),
+            links.staff_monster_url(obj.name_hash, THUMBNAIL_SIZE),
             THUMBNAIL_SIZE,
             THUMBNAIL_SIZE,
         )
@@ -164,7 +166,7 @@ class GenerationAdmin(admin.ModelAdmin):
     def monster_preview(self, obj: Generation) -> SafeString:
         return format_html(
             '<img class="monster-preview" src="{}" width="{}" height="{}" alt="The monster {}">',
-            monster_url(obj.name_hash, PREVIEW_SIZE),
+            links.staff_monster_url(obj.name_hash, PREVIEW_SIZE),
             PREVIEW_SIZE,
             PREVIEW_SIZE,
             obj.name_hash[:12],
@@ -173,7 +175,7 @@ class GenerationAdmin(admin.ModelAdmin):
     @admin.display(description="events")
     def other_events(self, obj: Generation) -> SafeString:
         events = list(
-            audit_stats.events_of_hash(
+            stats.events_of_hash(
                 name_hash=obj.name_hash, exclude_id=obj.pk, limit=OTHER_EVENTS_SHOWN
             )
         )
@@ -228,12 +230,13 @@ class GenerationAdmin(admin.ModelAdmin):
 
     def _selected_entries(
         self, request: HttpRequest, queryset: QuerySet[Generation]
-    ) -> list[cache_entries.Entry] | None:
-        entries = list(
-            queryset.order_by()
+    ) -> list[service.Entry] | None:
+        entries = [
+            service.Entry(name_hash, size)
+            for name_hash, size in queryset.order_by()
             .values_list("name_hash", "size")
             .distinct()[: MAX_ACTION_ENTRIES + 1]
-        )
+        ]
         if len(entries) > MAX_ACTION_ENTRIES:
             self.message_user(
                 request,
@@ -249,26 +252,30 @@ class GenerationAdmin(admin.ModelAdmin):
         entries = self._selected_entries(request, queryset)
         if entries is None:
             return
-        report = cache_entries.warm_entries(entries=entries, origin=Generation.Origin.ADMIN)
-        summary = (
-            f"{report.warmed} warmed, {report.already_cached} already cached, "
-            f"{report.failed} failed."
+        report = engine.warm(
+            entries,
+            origin=Generation.Origin.ADMIN,
+            reporter=engine.SilentReporter(),
+            concurrency=ACTION_CONCURRENCY,
         )
+        summary = f"{report.warmed} warmed, {report.cached} already cached, {report.failed} failed"
+        if report.renderer_down:
+            summary += f", {len(entries) - report.done} not tried (the renderer is down)"
         if report.failed:
             self.message_user(
                 request,
-                f"{summary} The renderer said: {'; '.join(report.problems)}.",
+                f"{summary}. The renderer said: {'; '.join(report.reasons)}.",
                 messages.WARNING,
             )
         else:
-            self.message_user(request, summary, messages.SUCCESS)
+            self.message_user(request, f"{summary}.", messages.SUCCESS)
 
     @admin.action(description="Evict from cache", permissions=["view"])
     def evict_from_cache(self, request: HttpRequest, queryset: QuerySet[Generation]) -> None:
         entries = self._selected_entries(request, queryset)
         if entries is None:
             return
-        report = cache_entries.evict_entries(entries=entries)
+        report = service.evict_entries(entries)
         self.message_user(
             request,
             f"{report.evicted} evicted, {report.not_cached} were not cached. "
@@ -276,22 +283,44 @@ class GenerationAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    # The overview page
+    # The overview page and the staff image route
 
-    def get_urls(self):
-        overview = path(
-            "overview/",
-            self.admin_site.admin_view(self.overview_view),
-            name="monsters_generation_overview",
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "overview/",
+                self.admin_site.admin_view(self.overview_view),
+                name="monsters_generation_overview",
+            ),
+            re_path(
+                rf"^monster/(?P<name_hash>{identity.NAME_HASH_PATTERN})$",
+                # cacheable: the image route sets its own (private) caching headers.
+                self.admin_site.admin_view(self.monster_view, cacheable=True),
+                name="monsters_generation_monster",
+            ),
+        ]
+        return [*own, *super().get_urls()]
+
+    def monster_view(self, request: HttpRequest, name_hash: str) -> HttpResponseBase:
+        """The public image route's rules, for staff: renders recorded as `admin`."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
+        return views.serve_monster(
+            request,
+            name_hash=name_hash,
+            origin=Generation.Origin.ADMIN,
+            url_for=links.staff_monster_url,
+            shared=False,
         )
-        return [overview, *super().get_urls()]
 
     def overview_view(self, request: HttpRequest) -> TemplateResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
-            **admin_overview.overview_context(),
+            **overview.overview_context(),
             "opts": self.opts,
             "title": "Audit log overview",
         }

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import audit_stats, bar_chart, cache_entries
-from .models import Generation
+from .. import service
+from ..models import Generation
+from . import chart, stats
 
 
 def overview_context() -> dict[str, Any]:
     """Totals, a 30-day bar chart, counts by source and origin, and the cache state of
     the newest monsters (one cache round trip for all of them)."""
-    breakdown = audit_stats.breakdown()
-    newest = audit_stats.newest_entries()
-    cached = cache_entries.cached_entries(
-        entries=[(entry.name_hash, entry.size) for entry in newest]
-    )
+    breakdown = stats.breakdown()
+    newest = stats.newest_entries()
+    cached = service.cached_entries(service.Entry(entry.name_hash, entry.size) for entry in newest)
     origin_labels = dict(Generation.Origin.choices)
-    chart = bar_chart.bar_chart(audit_stats.daily_counts())
+    bars = chart.bar_chart(stats.daily_counts())
     return {
         "total": breakdown.total,
-        "distinct_hashes": audit_stats.distinct_hash_count(),
-        "chart": chart,
-        "chart_days": audit_stats.CHART_DAYS,
+        "distinct_hashes": stats.distinct_hash_count(),
+        "chart": bars,
+        "chart_days": stats.CHART_DAYS,
         "breakdowns": [
             ("source", _with_shares(breakdown.by_source, breakdown.total)),
             (

@@ -7,9 +7,10 @@ from http import HTTPStatus
 import pytest
 from django.contrib import messages
 
-from monsters import admin as generation_admin
-from monsters import cache_entries, service
+from monsters import service
+from monsters.admin import generation as generation_admin
 from monsters.models import Generation
+from monsters.warming import engine
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,11 @@ def run_action(client, action: str, rows: list[Generation]):
 
 
 def is_cached(row: Generation) -> bool:
-    return bool(cache_entries.cached_entries(entries=[(row.name_hash, row.size)]))
+    return bool(service.cached_entries([service.Entry(row.name_hash, row.size)]))
+
+
+def cache(row: Generation) -> None:
+    service.get_identicon(service.locate(name_hash=row.name_hash, size=row.size))
 
 
 def test_warm_generates_the_missing_entries_and_records_them_as_admin(
@@ -47,7 +52,7 @@ def test_warm_generates_the_missing_entries_and_records_them_as_admin(
 
 def test_warm_leaves_cached_entries_alone(admin_client, renderer_server, make_generation):
     cached, missing = make_generation(), make_generation()
-    service.get_identicon(identifier=cached.name_hash, size=cached.size)
+    cache(cached)
     calls_before = renderer_server.count
     assert run_action(admin_client, "warm_into_cache", [cached, missing]) == [
         (messages.SUCCESS, "1 warmed, 1 already cached, 0 failed.")
@@ -77,15 +82,20 @@ def test_warm_with_the_renderer_down_is_a_warning_not_an_error_page(
     assert not Generation.objects.filter(origin=Generation.Origin.ADMIN).exists()
 
 
-def test_warm_stops_asking_a_renderer_that_answers_with_errors(
+def test_warm_stops_asking_a_renderer_that_is_plainly_down(
     admin_client, bad_renderer, make_generation
 ):
     bad_renderer.mode = "error"
-    rows = [make_generation() for _ in range(3)]
+    rows = [make_generation() for _ in range(40)]
     [(level, text)] = run_action(admin_client, "warm_into_cache", rows)
     assert level == messages.WARNING
-    assert text.startswith("0 warmed, 0 already cached, 3 failed.")
-    assert bad_renderer.hits == 1
+    tried = bad_renderer.hits
+    assert tried < len(rows) // 2  # stopped after a few failures, not one per row
+    assert text.startswith(
+        f"0 warmed, 0 already cached, {tried} failed, {len(rows) - tried} not tried "
+        "(the renderer is down)."
+    )
+    assert "renderer answered status 500" in text
 
 
 def test_warm_keeps_going_past_a_single_bad_image(admin_client, bad_renderer, make_generation):
@@ -102,7 +112,7 @@ def test_evict_deletes_the_cache_entries_and_keeps_the_audit_rows(
     admin_client, renderer_server, make_generation
 ):
     cached, never_cached = make_generation(), make_generation()
-    service.get_identicon(identifier=cached.name_hash, size=cached.size)
+    cache(cached)
     rows_before = Generation.objects.count()
     assert run_action(admin_client, "evict_from_cache", [cached, never_cached]) == [
         (messages.SUCCESS, "1 evicted, 1 were not cached. The audit log keeps its rows.")
@@ -115,7 +125,7 @@ def test_an_evicted_monster_is_generated_again_on_the_next_request(
     admin_client, client, renderer_server, make_generation
 ):
     row = make_generation()
-    service.get_identicon(identifier=row.name_hash, size=row.size)
+    cache(row)
     run_action(admin_client, "evict_from_cache", [row])
     response = client.get(f"/monster/{row.name_hash}", {"size": row.size})
     assert response["X-Cache"] == "MISS"
@@ -138,3 +148,54 @@ def test_too_large_a_selection_is_refused_with_a_message(
     assert level == messages.ERROR
     assert "more than 2 different monsters" in text
     assert renderer_server.count == 0
+
+
+def test_warm_waits_out_a_stuck_renderer_once_not_once_per_row(
+    admin_client, bad_renderer, make_generation
+):
+    bad_renderer.mode = "hang"  # each request hangs past the 0.5 s read timeout
+    rows = [make_generation() for _ in range(40)]
+    [(level, text)] = run_action(admin_client, "warm_into_cache", rows)
+    assert level == messages.WARNING
+    assert "(the renderer is down)" in text
+    # The first wave of workers times out together; the queued rows are skipped.
+    assert bad_renderer.hits <= engine.RENDERER_DOWN_AFTER + generation_admin.ACTION_CONCURRENCY
+
+
+def test_thumbnails_come_from_the_staff_route_and_record_admin_renders(
+    admin_client, renderer_server, make_generation
+):
+    row = make_generation(origin=Generation.Origin.WEB, size=80)
+    html = admin_client.get(CHANGELIST).content.decode()
+    src = f"/admin/monsters/generation/monster/{row.name_hash}?size=40&amp;v="
+    assert src in html
+    url = html[html.index(src) :].split('"')[0].replace("&amp;", "&")
+    response = admin_client.get(url)
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == "image/png"
+    assert response["X-Cache"] == "MISS"
+    assert response["Cache-Control"].startswith("private,")
+    thumbnail = Generation.objects.get(size=40)
+    assert thumbnail.origin == Generation.Origin.ADMIN
+    assert admin_client.get(url)["X-Cache"] == "HIT"
+
+
+def test_a_staff_thumbnail_hit_costs_one_cache_read_and_no_render(
+    admin_client, renderer_server, make_generation, django_assert_max_num_queries
+):
+    row = make_generation()
+    url = f"/admin/monsters/generation/monster/{row.name_hash}?size=40"
+    admin_client.get(url)
+    calls = renderer_server.count
+    # The session and user lookups of any admin page; no audit-log query, no render.
+    with django_assert_max_num_queries(2):
+        assert admin_client.get(url)["X-Cache"] == "HIT"
+    assert renderer_server.count == calls
+
+
+def test_the_staff_image_route_is_for_staff_only(client, viewer_client, make_generation):
+    row = make_generation()
+    url = f"/admin/monsters/generation/monster/{row.name_hash}?size=40"
+    assert client.get(url).status_code == HTTPStatus.FOUND  # to the login page
+    assert "/admin/login/" in client.get(url)["Location"]
+    assert viewer_client.get(url).status_code == HTTPStatus.OK

@@ -9,8 +9,9 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from monsters import audit_stats, bar_chart, service
-from monsters.audit_stats import DayCount
+from monsters import service
+from monsters.admin import chart, stats
+from monsters.admin.stats import DayCount
 from monsters.models import Generation
 
 OVERVIEW = "/admin/monsters/generation/overview/"
@@ -81,7 +82,9 @@ def test_overview_shows_which_newest_monsters_are_cached(
 ):
     cached = make_generation(name_hash="c" * 64, size=80)
     make_generation(name_hash="d" * 64, size=80)
-    service.get_identicon(identifier=cached.name_hash, size=cached.size)  # records a third row
+    service.get_identicon(
+        service.locate(name_hash=cached.name_hash, size=cached.size)
+    )  # records a third row
     response = admin_client.get(OVERVIEW)
     states = {item["entry"].name_hash: item["cached"] for item in response.context["newest"]}
     assert states == {"c" * 64: True, "d" * 64: False}
@@ -113,7 +116,7 @@ def test_daily_counts_cover_30_days_oldest_first_with_zeros(make_generation):
     make_generation(created_at=at(today - datetime.timedelta(days=29)))
     make_generation(created_at=at(today - datetime.timedelta(days=30)))  # too old
     make_generation(created_at=at(today + datetime.timedelta(days=1)))  # after `today`
-    days = audit_stats.daily_counts(today=today)
+    days = stats.daily_counts(today=today)
     assert len(days) == 30
     assert days[0] == DayCount(day=datetime.date(2026, 5, 2), count=1)
     assert days[-1] == DayCount(day=today, count=2)
@@ -128,7 +131,7 @@ def test_newest_entries_are_distinct_hashes_newest_first(make_generation):
             name_hash=f"{minute:064x}", created_at=now - datetime.timedelta(minutes=minute)
         )
     make_generation(name_hash=f"{3:064x}", size=512, created_at=now + datetime.timedelta(1))
-    entries = audit_stats.newest_entries()
+    entries = stats.newest_entries()
     assert len(entries) == 20
     assert [entry.name_hash for entry in entries[:3]] == [f"{3:064x}", f"{0:064x}", f"{1:064x}"]
     assert entries[0].size == 512
@@ -139,12 +142,12 @@ def test_newest_entries_are_distinct_hashes_newest_first(make_generation):
 def test_distinct_values_lists_each_value_once_in_order(make_generation):
     for size in (160, 40, 80, 40, 160):
         make_generation(size=size)
-    assert audit_stats.distinct_values("size") == [40, 80, 160]
+    assert stats.distinct_values("size") == [40, 80, 160]
 
 
 @pytest.mark.django_db
 def test_distinct_values_of_an_empty_log_is_empty():
-    assert audit_stats.distinct_values("source") == []
+    assert stats.distinct_values("source") == []
 
 
 # The chart geometry
@@ -159,48 +162,48 @@ def days_with(counts: list[int]) -> list[DayCount]:
     ("value", "expected"), [(0, 1), (1, 1), (3, 5), (10, 10), (11, 20), (4016, 5000)]
 )
 def test_nice_ceiling_rounds_up_to_1_2_or_5_times_a_power_of_ten(value, expected):
-    assert bar_chart.nice_ceiling(value) == expected
+    assert chart.nice_ceiling(value) == expected
 
 
 def test_chart_has_one_bar_per_day_oldest_on_the_left():
-    chart = bar_chart.bar_chart(days_with([1, 2, 3]))
-    assert [bar.count for bar in chart.bars] == [1, 2, 3]
-    assert chart.bars[0].x < chart.bars[1].x < chart.bars[2].x
+    drawn = chart.bar_chart(days_with([1, 2, 3]))
+    assert [bar.count for bar in drawn.bars] == [1, 2, 3]
+    assert drawn.bars[0].x < drawn.bars[1].x < drawn.bars[2].x
 
 
 def test_bars_stand_on_the_baseline_and_scale_with_their_count():
-    chart = bar_chart.bar_chart(days_with([0, 10, 20]))
-    for bar in chart.bars:
-        assert bar.y + bar.height == pytest.approx(chart.baseline)
-    assert chart.bars[0].height == 0
-    assert chart.bars[2].height == pytest.approx(2 * chart.bars[1].height)
+    drawn = chart.bar_chart(days_with([0, 10, 20]))
+    for bar in drawn.bars:
+        assert bar.y + bar.height == pytest.approx(drawn.baseline)
+    assert drawn.bars[0].height == 0
+    assert drawn.bars[2].height == pytest.approx(2 * drawn.bars[1].height)
 
 
 def test_the_tallest_bar_stays_inside_the_chart():
-    chart = bar_chart.bar_chart(days_with([16062, 9000]))
-    assert chart.bars[0].y >= 0
-    assert chart.bars[-1].x + chart.bars[-1].width <= chart.width
+    drawn = chart.bar_chart(days_with([16062, 9000]))
+    assert drawn.bars[0].y >= 0
+    assert drawn.bars[-1].x + drawn.bars[-1].width <= drawn.width
 
 
 def test_gridlines_are_round_numbers_above_the_peak():
-    chart = bar_chart.bar_chart(days_with([16062]))
-    assert [line.text for line in chart.gridlines] == ["0", "5k", "10k", "15k", "20k"]
-    assert chart.peak == 16062
+    drawn = chart.bar_chart(days_with([16062]))
+    assert [line.text for line in drawn.gridlines] == ["0", "5k", "10k", "15k", "20k"]
+    assert drawn.peak == 16062
 
 
 def test_an_empty_month_still_draws_an_axis():
-    chart = bar_chart.bar_chart(days_with([0] * 30))
-    assert len(chart.bars) == 30
-    assert chart.total == 0
-    assert [line.text for line in chart.gridlines] == ["0", "1", "2", "3", "4"]
+    drawn = chart.bar_chart(days_with([0] * 30))
+    assert len(drawn.bars) == 30
+    assert drawn.total == 0
+    assert [line.text for line in drawn.gridlines] == ["0", "1", "2", "3", "4"]
 
 
 def test_the_newest_day_is_always_labelled():
-    chart = bar_chart.bar_chart(days_with([1] * 30))
-    assert chart.date_labels[-1].text == "30 Jan"
-    assert len(chart.date_labels) == 5  # every 7th day back from the newest
+    drawn = chart.bar_chart(days_with([1] * 30))
+    assert drawn.date_labels[-1].text == "30 Jan"
+    assert len(drawn.date_labels) == 5  # every 7th day back from the newest
 
 
 def test_each_bar_has_a_tooltip_with_date_and_count():
-    chart = bar_chart.bar_chart(days_with([1234]))
-    assert chart.bars[0].title == "Thu 01 Jan: 1,234"
+    drawn = chart.bar_chart(days_with([1234]))
+    assert drawn.bars[0].title == "Thu 01 Jan: 1,234"
