@@ -12,14 +12,19 @@ class NameForm(forms.Form):
         label="Hello",
         strip=True,
         required=False,  # the emptiness check below gives our own message
-        max_length=None,
+        max_length=None,  # likewise the length check; the browser limit is the widget's
         widget=forms.TextInput(
-            attrs={"autocomplete": "off", "spellcheck": "false", "maxlength": "200"}
+            attrs={
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "maxlength": identity.MAX_NAME_LENGTH,
+                "required": True,
+            }
         ),
     )
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
+        name: str = self.cleaned_data["name"]
         problem = identity.name_problem(name)
         if problem:
             raise forms.ValidationError(problem)

@@ -6,7 +6,7 @@ from http import HTTPStatus
 import pytest
 from django.test import Client
 
-from monsters import identity
+from monsters import identity, service
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,9 @@ def test_get_shows_the_form_with_joe_bloggs_and_his_monster(client):
     assert '<label for="id_name">Hello</label>' in html
     assert 'value="Joe Bloggs"' in html
     assert "You look like a:" in html
-    assert _monster_src(html) == f"/monster/{JOE_BLOGGS_HASH}?size=80"
-    assert f'srcset="/monster/{JOE_BLOGGS_HASH}?size=160 2x"' in html
+    revision = service.current_revision()
+    assert _monster_src(html) == f"/monster/{JOE_BLOGGS_HASH}?size=80&amp;v={revision}"
+    assert f'srcset="/monster/{JOE_BLOGGS_HASH}?size=160&amp;v={revision} 2x"' in html
     assert 'width="80" height="80"' in html
     assert 'alt="The monster for Joe Bloggs"' in html
 
@@ -37,7 +38,8 @@ def test_post_shows_that_names_monster_and_keeps_the_name(client):
     html = response.content.decode()
     assert response.status_code == HTTPStatus.OK
     assert 'value="Moby Dock"' in html
-    assert _monster_src(html) == f"/monster/{identity.hash_name('Moby Dock')}?size=80"
+    moby = identity.hash_name("Moby Dock")
+    assert _monster_src(html) == f"/monster/{moby}?size=80&amp;v={service.current_revision()}"
 
 
 def test_name_is_stripped_before_hashing(client):
@@ -69,7 +71,7 @@ def test_invalid_name_shows_the_error_with_status_400_and_no_monster(client, nam
     html = response.content.decode()
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert message in html
-    assert 'id="name-error"' in html
+    assert 'id="id_name_error"' in html
     assert 'aria-invalid="true"' in html
     assert _monster_src(html) is None
 

@@ -134,7 +134,7 @@ def test_the_error_message_has_a_contrast_of_at_least_4_5_to_1(pages):
     page = pages.open("/")
     pages.watch(page).expect_document_status(HTTPStatus.BAD_REQUEST)
     submit_name(page, "")
-    assert _unreadable(page, {"error": "#name-error"}) == []
+    assert _unreadable(page, {"error": "#id_name_error"}) == []
 
 
 def _unreadable(page: Page, selectors: dict[str, str]) -> list[str]:

@@ -41,10 +41,10 @@ def test_empty_name_shows_the_error_next_to_the_field_and_no_broken_image(pages)
     pages.watch(page).expect_document_status(HTTPStatus.BAD_REQUEST)
     submit_name(page, "")
     field = page.get_by_label("Hello")
-    error = page.locator("#name-error")
+    error = page.locator("#id_name_error")
     expect(error).to_be_visible()
     expect(error).to_have_text("Please type a name.")
-    expect(field).to_have_attribute("aria-describedby", "name-error")
+    expect(field).to_have_attribute("aria-describedby", "id_name_error")
     field_box, error_box = field.bounding_box(), error.bounding_box()
     # Right under the field, not somewhere else on the page.
     assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 40
