@@ -110,11 +110,12 @@ def test_ctrl_c_stops_cleanly_with_the_summary_so_far_and_nothing_half_written(
     names.write_text("\n".join(NAMES) + "\n")
     process = _start(["--file", str(names), "--concurrency", "2"], _environment(bad_renderer.url))
     _wait_for(lambda: bad_renderer.hits >= 5)
-    started = time.monotonic()
+    hits_at_signal = bad_renderer.hits
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
 
-    assert time.monotonic() - started < 3  # the queued names were dropped, not rendered
+    # The queued names were dropped, not rendered: at most the two in hand went on.
+    assert bad_renderer.hits - hits_at_signal <= 2
     assert process.returncode == 130
     assert "Interrupted: finishing" in err
     assert "interrupted; the summary shows what was done" in err
@@ -138,13 +139,12 @@ def test_a_second_ctrl_c_abandons_the_generations_in_progress(bad_renderer):
         [*NAMES[:10], "--concurrency", "2"], _environment(bad_renderer.url, read_timeout=10)
     )
     _wait_for(lambda: bad_renderer.hits >= 2)
-    started = time.monotonic()
     process.send_signal(signal.SIGINT)
     time.sleep(0.3)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
 
-    assert time.monotonic() - started < bad_renderer.hang_seconds
+    # Abandoned, not awaited: had the two slow renders finished, they would be cached.
     assert process.returncode == 130
     assert "interrupted: warmed 0," in out
     assert not Generation.objects.exists()
