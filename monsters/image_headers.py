@@ -1,14 +1,20 @@
-"""The caching headers of an image answer: one set of rules for every layer that
-serves monsters (the public view, the staff thumbnails, and any layer in front).
+"""The headers of an image answer: one set of rules for every layer that serves
+monsters (the Django view, the staff thumbnails, and the fast layer in front of Django).
 
 A response is `immutable` only at a URL whose bytes can never change: one that names
 the art's revision (`v=`). Without `v`, the bytes follow the art, so the answer is
 fresh for `MONSTER_MAX_AGE` seconds and then revalidated by its ETag (a cheap 304).
+
+Both layers send exactly the lists built here, in this order, security headers
+included (the ones Django's SecurityMiddleware and XFrameOptionsMiddleware would add,
+which leave headers that are already set alone), so a client cannot tell which layer
+answered.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.http import parse_etags
 
 from .service import MonsterRef
 
@@ -17,6 +23,8 @@ ONE_YEAR = 365 * 24 * 60 * 60
 # current again, and a stored redirect would then point the wrong way.
 REDIRECT_CACHE_CONTROL = "no-cache"
 FAILURE_CACHE_CONTROL = "no-store"
+
+Headers = list[tuple[str, str]]
 
 
 def cache_control(*, versioned: bool, shared: bool = True) -> str:
@@ -28,6 +36,59 @@ def cache_control(*, versioned: bool, shared: bool = True) -> str:
     return f"{scope}, max-age={settings.MONSTER_MAX_AGE}"
 
 
-def image_headers(ref: MonsterRef, *, versioned: bool, shared: bool = True) -> dict[str, str]:
-    """The headers a 200 or a 304 for `ref` carries (a 304 repeats them, RFC 9110)."""
-    return {"ETag": ref.etag, "Cache-Control": cache_control(versioned=versioned, shared=shared)}
+def image_headers(
+    ref: MonsterRef,
+    *,
+    png: bytes | None,
+    cache_hit: bool,
+    versioned: bool,
+    shared: bool = True,
+    secure: bool = False,
+) -> Headers:
+    """Every header of a 200 (`png` given) or a 304 (`png` None) for `ref`, in order.
+
+    A 304 repeats the 200's validators and caching headers (RFC 9110, 15.4.5)."""
+    caching = [
+        ("ETag", ref.etag),
+        ("Cache-Control", cache_control(versioned=versioned, shared=shared)),
+    ]
+    if png is None:
+        return [*caching, *_frame_options(), ("Content-Length", "0"), *_security(secure)]
+    return [
+        ("Content-Type", "image/png"),
+        ("Content-Length", str(len(png))),
+        ("X-Cache", "HIT" if cache_hit else "MISS"),
+        *caching,
+        *_frame_options(),
+        *_security(secure),
+    ]
+
+
+def client_has(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match header names `etag` (weakly compared, as for GET)."""
+    wanted = parse_etags(if_none_match)
+    return "*" in wanted or any(tag.removeprefix("W/") == etag for tag in wanted)
+
+
+def _frame_options() -> Headers:
+    return [("X-Frame-Options", settings.X_FRAME_OPTIONS.upper())]
+
+
+def _security(secure: bool) -> Headers:
+    """What SecurityMiddleware adds to a response, by the same settings."""
+    headers: Headers = []
+    if settings.SECURE_HSTS_SECONDS and secure:
+        hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            hsts += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            hsts += "; preload"
+        headers.append(("Strict-Transport-Security", hsts))
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append(("X-Content-Type-Options", "nosniff"))
+    if policy := settings.SECURE_REFERRER_POLICY:
+        values = policy.split(",") if isinstance(policy, str) else policy
+        headers.append(("Referrer-Policy", ",".join(value.strip() for value in values)))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
+    return headers

@@ -120,16 +120,27 @@ def cache_is_process_local() -> bool:
     return cache.is_process_local()
 
 
+def cached_png(ref: MonsterRef) -> bytes | None:
+    """The cached image `ref` names, or None: a read, never a render."""
+    return cache.get(ref.key)
+
+
 def get_identicon(
-    ref: MonsterRef, *, origin: str = Generation.Origin.WEB, force: bool = False
+    ref: MonsterRef,
+    *,
+    origin: str = Generation.Origin.WEB,
+    force: bool = False,
+    cache_checked: bool = False,
 ) -> Identicon:
     """The image `ref` names, generating it on a cache miss.
 
     Raises `sources.SourceError` when the renderer fails; then nothing is cached and
-    nothing is recorded. `force` regenerates even when the entry is cached.
+    nothing is recorded. `force` regenerates even when the entry is cached;
+    `cache_checked` says the caller has just missed it (the fast layer), so the cache is
+    not asked twice (SET NX still settles a race with another writer).
     """
-    if not force:
-        png = cache.get(ref.key)
+    if not (force or cache_checked):
+        png = cached_png(ref)
         if png is not None:
             return Identicon(png=png, ref=ref, cache_hit=True)
     logger.info("Cache miss: %s size=%d revision=%s", ref.name_hash[:12], ref.size, ref.revision)

@@ -12,10 +12,9 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
-from django.utils.http import parse_etags
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import identity, image_headers, links, service, sizes, sources
+from . import fast_images, identity, image_headers, links, service, sizes, sources
 from .forms import DEFAULT_NAME, NameForm
 from .models import Generation
 
@@ -74,21 +73,27 @@ def serve_monster(
         moved["Cache-Control"] = image_headers.REDIRECT_CACHE_CONTROL
         return moved
 
+    answer = {
+        "versioned": wanted_revision is not None,
+        "shared": shared,
+        "secure": request.is_secure(),
+    }
     response: HttpResponse
-    if _client_has(request, ref.etag):
+    if image_headers.client_has(request.headers.get("If-None-Match", ""), ref.etag):
         response = HttpResponseNotModified()
+        headers = image_headers.image_headers(ref, png=None, cache_hit=False, **answer)
     else:
+        # The fast layer in front has just missed this key: do not ask the cache twice.
+        missed = request.META.get(fast_images.MISSED_KEY) == ref.key
         try:
-            identicon = service.get_identicon(ref, origin=origin)
+            identicon = service.get_identicon(ref, origin=origin, cache_checked=missed)
         except sources.SourceError as exc:
             return _source_failure(exc)
-        response = HttpResponse(identicon.png, content_type="image/png")
-        response["Content-Length"] = str(len(identicon.png))
-        response["X-Cache"] = "HIT" if identicon.cache_hit else "MISS"
-    versioned = wanted_revision is not None
-    for header, value in image_headers.image_headers(
-        ref, versioned=versioned, shared=shared
-    ).items():
+        response = HttpResponse(identicon.png)
+        headers = image_headers.image_headers(
+            ref, png=identicon.png, cache_hit=identicon.cache_hit, **answer
+        )
+    for header, value in headers:
         response[header] = value
     return response
 
@@ -99,11 +104,6 @@ def favicon(request: HttpRequest) -> HttpResponse:
     response = redirect(static(FAVICON))
     response["Cache-Control"] = "public, max-age=86400"
     return response
-
-
-def _client_has(request: HttpRequest, etag: str) -> bool:
-    wanted = parse_etags(request.headers.get("If-None-Match", ""))
-    return "*" in wanted or any(tag.removeprefix("W/") == etag for tag in wanted)
 
 
 def _source_failure(exc: sources.SourceError) -> HttpResponse:

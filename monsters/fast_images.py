@@ -1,0 +1,83 @@
+"""A thin WSGI layer in front of Django that answers image hits and revalidations.
+
+The way whitenoise wraps the WSGI application to serve static files, `FastImages`
+looks at `GET|HEAD /monster/<hash>` before Django does and answers what needs nothing
+but the cache: a 304 when the client already has the current ETag (no cache read at
+all), and a 200 when the image is cached. It applies the view's own rules (the same
+URL pattern, `sizes.parse_size`, `service.locate` and `service.cached_png`) and sends
+the view's own headers (`image_headers`), so no client can tell which layer answered.
+
+Everything else goes to Django unchanged: misses (marked, so the view does not read
+the cache again), redirects from an old `v`, bad sizes, disallowed hosts, other
+methods, every other path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import QueryDict
+
+from . import identity, image_headers, service, sizes
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+# The environ key by which a miss is handed to the view: the cache key just missed.
+MISSED_KEY = "identidock.cache_missed"
+_MONSTER_PATH = re.compile(rf"/monster/({identity.NAME_HASH_PATTERN})")
+_STATUS = {200: "200 OK", 304: "304 Not Modified"}
+
+
+class FastImages:
+    """Wraps a WSGI application; answers image hits itself, passes the rest on."""
+
+    def __init__(self, application: WSGIApplication) -> None:
+        self.application = application
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        answer = _answer(environ)
+        if answer is None:
+            return self.application(environ, start_response)
+        status, headers, body = answer
+        start_response(_STATUS[status], headers)
+        # As Django does, HEAD gets the body too: the server drops it (gunicorn does).
+        return [body]
+
+
+def _answer(environ: WSGIEnvironment) -> tuple[int, image_headers.Headers, bytes] | None:
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return None
+    match = _MONSTER_PATH.fullmatch(environ.get("PATH_INFO", ""))
+    if match is None:
+        return None
+    request = WSGIRequest(environ)
+    try:
+        request.get_host()  # Django answers a host it does not serve with a 400
+    except DisallowedHost:
+        return None
+    secure = request.is_secure()
+    if settings.SECURE_SSL_REDIRECT and not secure:
+        return None  # SecurityMiddleware redirects it
+    query: QueryDict = request.GET
+    try:
+        size = sizes.parse_size(query.get("size"))
+    except ValueError:
+        return None  # the view says why
+    ref = service.locate(name_hash=match[1], size=size)
+    revision = query.get("v")
+    if revision is not None and revision != ref.revision:
+        return None  # the view redirects to the current revision
+    answer = {"versioned": revision is not None, "shared": True, "secure": secure}
+    if image_headers.client_has(environ.get("HTTP_IF_NONE_MATCH", ""), ref.etag):
+        return 304, image_headers.image_headers(ref, png=None, cache_hit=False, **answer), b""
+    png = service.cached_png(ref)
+    if png is None:
+        environ[MISSED_KEY] = ref.key
+        return None
+    return 200, image_headers.image_headers(ref, png=png, cache_hit=True, **answer), png

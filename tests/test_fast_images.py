@@ -1,0 +1,209 @@
+"""The fast image layer in front of Django: the same answers, byte for byte and header
+for header, for hits, 304s, redirects of an old `v` and every bad input; hits and 304s
+answered without Django, everything else handed on."""
+
+from __future__ import annotations
+
+import io
+from http import HTTPStatus
+
+import pytest
+
+from identidock.wsgi import django_application
+from monsters import cache, identity, service
+from monsters.fast_images import FastImages
+from monsters.models import Generation
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MOBY = identity.hash_name("Moby Dock")
+PATH = f"/monster/{MOBY}"
+
+
+class CountingDjango:
+    """Django's WSGI application, counting the requests that reach it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        return django_application(environ, start_response)
+
+
+def call(app, path: str = PATH, query: str = "", method: str = "GET", **headers: str):
+    """(status, headers, body) of one WSGI request to `app`."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        **{"HTTP_" + name.upper(): value for name, value in headers.items()},
+    }
+    answer = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"], answer["headers"] = status, response_headers
+
+    body = b"".join(app(environ, start_response))
+    return answer["status"], answer["headers"], body
+
+
+@pytest.fixture
+def fast(renderer_server):
+    django = CountingDjango()
+    return FastImages(django), django
+
+
+def current_query(size: int = 80) -> str:
+    return f"size={size}&v={service.current_revision()}"
+
+
+def test_a_hit_is_answered_without_django_exactly_as_django_answers_it(fast):
+    layer, django = fast
+    call(django_application, query=current_query())  # the miss: cached now
+    calls = django.calls
+    assert call(layer, query=current_query()) == call(django_application, query=current_query())
+    assert django.calls == calls
+    status, headers, _ = call(layer, query=current_query())
+    assert status == "200 OK"
+    assert ("X-Cache", "HIT") in headers
+
+
+@pytest.mark.parametrize(
+    "query", ["", "size=", "size=40", "size=40&size=512", "size=512&v=CURRENT"]
+)
+def test_hits_and_304s_match_django_header_for_header(fast, query):
+    layer, django = fast
+    query = query.replace("CURRENT", service.current_revision())
+    first = call(django_application, query=query)
+    etag = dict(first[1])["ETag"]
+    for request in ({}, {"If_None_Match": etag}, {"If_None_Match": f'W/{etag}, "other"'}):
+        calls = django.calls
+        assert call(layer, query=query, **request) == call(
+            django_application, query=query, **request
+        )
+        assert django.calls == calls  # answered by the layer
+    assert call(layer, query=query, method="HEAD") == call(
+        django_application, query=query, method="HEAD"
+    )
+
+
+def test_a_304_needs_no_cache_read(fast, monkeypatch):
+    layer, _ = fast
+    etag = service.locate(name_hash=MOBY, size=80).etag
+    monkeypatch.setattr(cache, "get", lambda key: pytest.fail("the cache was read"))
+    status, headers, body = call(layer, query=current_query(), If_None_Match=etag)
+    assert (status, body) == ("304 Not Modified", b"")
+    assert dict(headers)["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "method"),
+    [
+        (PATH, "v=an-old-revision", "GET"),  # redirect to the current revision
+        (PATH, "size=8", "GET"),
+        (PATH, "size=80abc", "GET"),
+        (PATH, "size=%EF%BC%98%EF%BC%90", "GET"),  # fullwidth digits
+        (PATH.upper(), "", "GET"),
+        (PATH[:-1], "", "GET"),
+        (PATH + "/", "", "GET"),
+        ("/monster/..%2F" + MOBY[5:], "", "GET"),
+        (PATH, "", "POST"),
+        (PATH, "", "PUT"),
+        ("/healthz", "", "GET"),
+    ],
+)
+def test_everything_else_is_handed_to_django_unchanged(fast, path, query, method):
+    layer, django = fast
+    call(django_application)  # Moby cached: only the request decides who answers
+    calls = django.calls
+    assert call(layer, path, query, method) == call(django_application, path, query, method)
+    assert django.calls == calls + 1
+
+
+def test_a_head_hit_is_answered_like_django_and_the_server_drops_the_body(fast):
+    layer, django = fast
+    call(django_application, query=current_query())
+    calls = django.calls
+    head = call(layer, query=current_query(), method="HEAD")
+    assert head == call(django_application, query=current_query(), method="HEAD")
+    assert django.calls == calls
+
+
+def test_a_host_django_does_not_serve_is_left_to_django(fast):
+    layer, django = fast
+    call(django_application, query=current_query())
+    status, _, _ = call(layer, query=current_query(), Host="evil.example")
+    assert status.startswith("400")
+    assert django.calls == 1
+
+
+def test_a_miss_goes_to_the_view_which_does_not_read_the_cache_again(fast, monkeypatch):
+    layer, django = fast
+    reads = []
+    read = cache.get
+    monkeypatch.setattr(cache, "get", lambda key: reads.append(key) or read(key))
+    status, headers, _ = call(layer, query=current_query())
+    assert status == "200 OK" and ("X-Cache", "MISS") in headers
+    assert django.calls == 1
+    assert len(reads) == 1  # the layer's; the view went straight to the renderer
+    assert Generation.objects.count() == 1
+
+
+def test_the_shipped_wsgi_application_is_the_fast_layer():
+    from identidock import wsgi
+
+    assert isinstance(wsgi.application, FastImages)
+    assert wsgi.application.application is django_application
+
+
+# --- The in-process tier ----------------------------------------------------------------
+
+
+@pytest.fixture
+def process_tier(settings):
+    settings.MONSTER_PROCESS_CACHE_MB = 1
+    tier = cache.process_tier()
+    assert tier is not None
+    yield tier
+    settings.MONSTER_PROCESS_CACHE_MB = 0
+    assert cache.process_tier() is None  # dropped: the next test starts with an empty one
+
+
+def test_a_hit_from_the_process_tier_needs_no_redis(client, renderer_server, process_tier):
+    url = f"{PATH}?{current_query()}"
+    assert client.get(url)["X-Cache"] == "MISS"
+    # Redis loses the entry; this process still has it.
+    cache._backend().delete(service.locate(name_hash=MOBY, size=80).key)
+    response = client.get(url)
+    assert response.status_code == HTTPStatus.OK and response["X-Cache"] == "HIT"
+    assert process_tier.hits == 1
+    assert renderer_server.count == 1
+
+
+def test_the_process_tier_is_bounded_in_bytes_and_keeps_the_most_recent(process_tier):
+    png = b"\x89PNG" + b"\0" * (300 * 1024)
+    for n in range(5):  # 1.5 MB into a 1 MB tier
+        process_tier.put(f"key-{n}", png)
+    assert process_tier.get("key-0") is None
+    assert process_tier.get("key-4") == png
+    assert process_tier.hits == 1 and process_tier.misses == 1
+
+
+def test_eviction_reaches_this_processs_tier(client, renderer_server, process_tier):
+    url = f"{PATH}?{current_query()}"
+    client.get(url)
+    service.evict_entries([service.Entry(MOBY, 80)])
+    assert client.get(url)["X-Cache"] == "MISS"
+
+
+def test_setting_the_tier_to_zero_turns_it_off(settings):
+    settings.MONSTER_PROCESS_CACHE_MB = 0
+    assert cache.process_tier() is None
