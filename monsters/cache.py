@@ -5,21 +5,31 @@ A thin layer: whole PNGs in, whole PNGs out, by keys that only `service` builds.
 The bytes at a key never change (the key names everything that decides them), so each
 process may keep the most recently used ones in memory, up to MONSTER_PROCESS_CACHE_MB,
 and answer a hit without a network round trip; `0` turns the tier off. Entries in Redis
-never expire; Redis evicts by LRU. With django-redis's IGNORE_EXCEPTIONS an unreachable
-Redis reads as a miss and writes as a no-op.
+never expire; Redis evicts by LRU. Every Redis call goes through a breaker: an
+unreachable Redis raises CacheUnavailable (the service answers without the cache,
+X-Cache: BYPASS), and after repeated failures it is skipped without a timeout per
+request until a probe finds it back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import cast
+from collections.abc import Callable, Iterator
+from typing import TypeVar, cast
 
+import redis
 from cachetools import LRUCache
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
+from django_redis.exceptions import ConnectionInterrupted
+
+from .breaker import Breaker, breaker_for
+
+T = TypeVar("T")
 
 CACHE_ALIAS = "monsters"
 
@@ -78,17 +88,49 @@ def process_tier() -> ProcessTier | None:
         return _tier
 
 
+class CacheUnavailable(Exception):
+    """Redis did not answer in time, or is being skipped while its breaker is open."""
+
+
 def _backend() -> BaseCache:
     return caches[CACHE_ALIAS]
 
 
+def _breaker(backend: BaseCache) -> Breaker | None:
+    if not isinstance(backend, RedisCache):
+        return None  # local memory lives in this process: it cannot be down
+    return breaker_for(
+        f"Redis cache {settings.CACHES[CACHE_ALIAS]['LOCATION']}",
+        failures_to_open=settings.BREAKER_FAILURES,
+        cool_down=settings.BREAKER_COOL_DOWN,
+    )
+
+
+def _guarded(operation: Callable[[BaseCache], T]) -> T:
+    """Run one backend operation behind the Redis breaker: a failure or an open breaker
+    is a CacheUnavailable, raised at once and never retried."""
+    backend = _backend()
+    breaker = _breaker(backend)
+    if breaker is None:
+        return operation(backend)
+    if not breaker.allow():
+        raise CacheUnavailable("the cache is being skipped after repeated failures")
+    try:
+        result = operation(backend)
+    except (redis.RedisError, ConnectionInterrupted, OSError) as exc:
+        breaker.failed()
+        raise CacheUnavailable(f"the cache did not answer ({type(exc).__name__})") from exc
+    breaker.succeeded()
+    return result
+
+
 def get(key: str) -> bytes | None:
     """The PNG at `key`: from this process's tier, else one GET (which then fills the
-    tier). None on a miss, and also when the cache is unreachable."""
+    tier). None on a miss; CacheUnavailable when Redis cannot answer."""
     tier = process_tier()
     if tier is not None and (png := tier.get(key)) is not None:
         return png
-    png = cast("bytes | None", _backend().get(key))
+    png = cast("bytes | None", _guarded(lambda backend: backend.get(key)))
     if tier is not None and png is not None:
         tier.put(key, png)
     return png
@@ -96,26 +138,29 @@ def get(key: str) -> bytes | None:
 
 def get_many(keys: list[str]) -> dict[str, bytes]:
     """The entries present among `keys`, in one round trip."""
-    return _backend().get_many(keys) if keys else {}
+    if not keys:
+        return {}
+    return _guarded(lambda backend: backend.get_many(keys))
 
 
 def add(key: str, png: bytes) -> bool:
-    """SET NX; False only when another writer stored the key first.
-
-    An unreachable cache answers None (django-redis): nothing was stored, but nobody
-    else stored it either, so the caller's image still counts as generated.
-    """
-    stored = _backend().add(key, png, timeout=None) is not False
-    if stored and (tier := process_tier()) is not None:
-        tier.put(key, png)
-    return stored
+    """SET NX; False only when another writer stored the key first. This process's
+    tier keeps the PNG either way, so with Redis down it is still served again."""
+    try:
+        stored = _guarded(lambda backend: backend.add(key, png, timeout=None))
+    finally:
+        if (tier := process_tier()) is not None:
+            tier.put(key, png)
+    return stored is not False
 
 
 def replace(key: str, png: bytes) -> None:
     """SET, whatever is there."""
-    _backend().set(key, png, timeout=None)
-    if (tier := process_tier()) is not None:
-        tier.put(key, png)
+    try:
+        _guarded(lambda backend: backend.set(key, png, timeout=None))
+    finally:
+        if (tier := process_tier()) is not None:
+            tier.put(key, png)
 
 
 def delete_many(keys: list[str]) -> None:
@@ -123,10 +168,60 @@ def delete_many(keys: list[str]) -> None:
 
     Other processes' tiers keep their copies until they age out: harmless, since the
     bytes at a key never change."""
-    if keys:
-        _backend().delete_many(keys)
-        if (tier := process_tier()) is not None:
-            tier.discard(keys)
+    if not keys:
+        return
+    if (tier := process_tier()) is not None:
+        tier.discard(keys)
+    _guarded(lambda backend: backend.delete_many(keys))
+
+
+class Flight:
+    """One caller's part in a single flight: `leader` renders, the others wait."""
+
+    def __init__(self, leader: bool) -> None:
+        self.leader = leader
+        self.done = False
+
+    def succeeded(self) -> None:
+        """The leader stored its image: keep the lock until it expires, so that callers
+        who missed a moment ago wait for the cache rather than render again."""
+        self.done = True
+
+
+@contextlib.contextmanager
+def leadership(name: str, *, seconds: float) -> Iterator[Flight]:
+    """A short lock named `name`, for single flight: its holder (for at most `seconds`,
+    in case it dies) is the leader, the others are not. A leader that fails frees the
+    lock at once. With Redis unreachable every caller leads: nobody can coordinate,
+    nobody should wait."""
+    backend = _backend()
+    if not isinstance(backend, RedisCache):
+        local = _local_locks.setdefault(name, threading.Lock())
+        flight = Flight(local.acquire(blocking=False))
+        try:
+            yield flight
+        finally:
+            if flight.leader:
+                local.release()
+                _local_locks.pop(name, None)
+        return
+    try:
+        lock = _guarded(
+            lambda redis_cache: redis_cache.lock(name, timeout=seconds, thread_local=False)
+        )
+        flight = Flight(bool(_guarded(lambda _: lock.acquire(blocking=False))))
+    except CacheUnavailable:
+        yield Flight(True)
+        return
+    try:
+        yield flight
+    finally:
+        if flight.leader and not flight.done:
+            with contextlib.suppress(redis.RedisError, RuntimeError):
+                lock.release()  # expired meanwhile: not ours to free any more
+
+
+_local_locks: dict[str, threading.Lock] = {}
 
 
 def backend_name() -> str:
@@ -142,20 +237,20 @@ def backend_name() -> str:
 def ping() -> None:
     """One Redis PING, raising `redis.RedisError` when Redis does not answer.
 
-    Straight through the client, because the cache methods swallow errors
-    (IGNORE_EXCEPTIONS). A local-memory cache lives in this process: nothing to ping.
+    Straight through the client, past the breaker: the readiness probe asks whether
+    Redis answers now. A local-memory cache lives in this process: nothing to ping.
     """
     if isinstance(_backend(), RedisCache):
         get_redis_connection(CACHE_ALIAS).ping()
 
 
 def answers(probe_key: str) -> bool:
-    """False when the cache cannot be reached. Reads `probe_key`, writes nothing.
-
-    django-redis with IGNORE_EXCEPTIONS answers None instead of raising; any backend
-    that can answer says True or False.
-    """
-    return _backend().has_key(probe_key) is not None
+    """False when the cache cannot be reached. Reads `probe_key`, writes nothing."""
+    try:
+        _guarded(lambda backend: backend.has_key(probe_key))
+    except CacheUnavailable:
+        return False
+    return True
 
 
 def is_process_local() -> bool:

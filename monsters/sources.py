@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import renderer
+from .breaker import breaker_for
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 2 * 1024 * 1024
@@ -46,11 +47,22 @@ class InvalidImage(SourceError):
     """Answered, but not with a PNG we are willing to cache and serve."""
 
 
+class RendererSkipped(SourceUnavailable):
+    """Not asked at all: it failed repeatedly and its breaker is open."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("renderer is down; not asking it again for a moment")
+        self.retry_after = retry_after
+
+
 class Source(Protocol):
     name: str  # recorded in the audit log
     # Which art it draws: part of every cache key, ETag and image URL (`v=`), so it
     # changes whenever the bytes for a hash and size could change.
     revision: str
+
+    @property
+    def address(self) -> str: ...  # where it is: its breaker's name
 
     def fetch(self, name_hash: str, size: int) -> bytes: ...
 
@@ -68,6 +80,10 @@ def check_png(data: bytes) -> bytes:
 class BuiltinSource:
     name: str = "builtin"
     revision: str = f"builtin-r{renderer.RENDERER_VERSION}"
+
+    @property
+    def address(self) -> str:
+        return "in-process"
 
     def fetch(self, name_hash: str, size: int) -> bytes:
         return renderer.render(name_hash, size)
@@ -100,6 +116,10 @@ class DnmonsterSource:
     read_timeout: float
     revision: str
     name: str = "dnmonster"
+
+    @property
+    def address(self) -> str:
+        return self.base_url
 
     def fetch(self, name_hash: str, size: int) -> bytes:
         url = f"{self.base_url}/monster/{name_hash}"
@@ -135,6 +155,29 @@ class DnmonsterSource:
             raise SourceTimeout("renderer stopped sending the image") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise SourceUnavailable(f"renderer broke off ({exc.__class__.__name__})") from exc
+
+
+def fetch_png(source: Source, name_hash: str, size: int) -> bytes:
+    """A checked PNG from `source`, behind its breaker: after repeated refusals or
+    timeouts the renderer is not asked (RendererSkipped, at once) until a probe finds it
+    back. A bad answer shows it is up: it does not count."""
+    breaker = breaker_for(
+        f"renderer {source.address}",
+        failures_to_open=settings.BREAKER_FAILURES,
+        cool_down=settings.BREAKER_COOL_DOWN,
+    )
+    if not breaker.allow():
+        raise RendererSkipped(retry_after=breaker.retry_after())
+    try:
+        png = check_png(source.fetch(name_hash, size))
+    except (SourceUnavailable, SourceTimeout):
+        breaker.failed()
+        raise
+    except InvalidImage:
+        breaker.succeeded()  # it answered, if badly: up, and no wait to save
+        raise
+    breaker.succeeded()
+    return png
 
 
 def get_source() -> Source:
