@@ -22,6 +22,9 @@ class Generation(models.Model):
     png_bytes = models.PositiveIntegerField("bytes")
     render_ms = models.FloatField("render ms")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set by the service when the generation happens, so a row replayed from the durable
+    # queue is written once however often it is replayed. Rows from before it have none.
+    event_id = models.UUIDField(null=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

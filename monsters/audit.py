@@ -1,0 +1,238 @@
+"""Writing the audit log so that no generation is ever lost.
+
+Every generation gets an event id (a UUID, unique in the table) when it is made. A row
+is written straight to PostgreSQL when it can be; when the database fails (or its
+breaker is open after repeated failures), the row goes to a durable queue, a Redis
+stream, and a background thread of this process writes it once the database is back.
+`manage.py flush_audit` drains the queue on demand. Replays insert with ON CONFLICT DO
+NOTHING on the event id, so writing a row twice leaves one row. When Redis is down too,
+the row is logged at error level with every field, the last place it can go.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.cache import caches
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
+
+from .breaker import breaker_for
+from .models import Generation
+
+logger = logging.getLogger(__name__)
+
+CACHE_ALIAS = "monsters"  # the durable queue lives in the cache's Redis
+QUEUE_NAME = "audit:queue"
+LOCK_NAME = "audit:flush"
+FLUSH_BATCH = 500
+RETRY_SECONDS = 2.0
+FIELDS = ("event_id", "name_hash", "size", "source", "origin", "png_bytes", "render_ms")
+
+
+@dataclass(frozen=True)
+class FlushReport:
+    written: int  # rows inserted now
+    replayed: int  # queued events whose row existed already (a repeated flush)
+    left: int  # events still queued
+
+
+def new_generation(
+    *, name_hash: str, size: int, source: str, origin: str, png_bytes: int, render_ms: float
+) -> Generation:
+    """An unsaved audit row with its event id: the id travels with it through the queue."""
+    return Generation(
+        event_id=uuid.uuid4(),
+        name_hash=name_hash,
+        size=size,
+        source=source,
+        origin=origin,
+        png_bytes=png_bytes,
+        render_ms=render_ms,
+        created_at=timezone.now(),
+    )
+
+
+def record(generations: list[Generation]) -> None:
+    """Write the rows now, or queue them durably when the database cannot take them."""
+    breaker = _database_breaker()
+    if breaker.allow():
+        try:
+            _insert(generations)
+        except DatabaseError as exc:
+            breaker.failed()
+            logger.info("Audit rows queued: the database failed (%s)", type(exc).__name__)
+        else:
+            breaker.succeeded()
+            return
+    _enqueue(generations)
+
+
+def queue_length() -> int:
+    """How many events wait in the durable queue (0 without Redis)."""
+    client = _redis()
+    return int(client.xlen(_queue_key())) if client is not None else 0
+
+
+def flush_queue() -> FlushReport:
+    """Write every queued event, oldest first, idempotently; one flusher at a time.
+
+    Raises DatabaseError when the database still cannot take them (they stay queued)."""
+    client = _redis()
+    if client is None:
+        return FlushReport(written=0, replayed=0, left=0)
+    written = replayed = 0
+    lock = client.lock(_key(LOCK_NAME), timeout=60, blocking_timeout=5)
+    with lock:
+        while entries := client.xrange(_queue_key(), count=FLUSH_BATCH):
+            rows = [_from_fields(fields) for _, fields in entries]
+            inserted = _insert(rows, replay=True)
+            written += inserted
+            replayed += len(rows) - inserted
+            client.xdel(_queue_key(), *[entry_id for entry_id, _ in entries])
+    return FlushReport(written=written, replayed=replayed, left=queue_length())
+
+
+def _flush_when_allowed() -> FlushReport | None:
+    """`flush_queue()` for the background flusher: it asks the database only when the
+    database's breaker lets a call through, like any request would."""
+    breaker = _database_breaker()
+    if not breaker.allow():
+        return None
+    try:
+        report = flush_queue()
+    except DatabaseError:
+        breaker.failed()
+        raise
+    breaker.succeeded()
+    return report
+
+
+def _insert(rows: list[Generation], *, replay: bool = False) -> int:
+    """Insert `rows` in one transaction; with `replay`, rows whose event id is already
+    in the table are skipped. Returns how many were new."""
+    with transaction.atomic():
+        if not replay and len(rows) == 1:
+            rows[0].save(force_insert=True)
+            return 1
+        if not replay:
+            Generation.objects.bulk_create(rows)
+            return len(rows)
+        known = set(
+            Generation.objects.filter(event_id__in=[row.event_id for row in rows]).values_list(
+                "event_id", flat=True
+            )
+        )
+        fresh = [row for row in rows if row.event_id not in known]
+        Generation.objects.bulk_create(fresh, ignore_conflicts=True)
+        return len(fresh)
+
+
+def _enqueue(generations: list[Generation]) -> None:
+    client = _redis()
+    if client is not None:
+        try:
+            pipeline = client.pipeline(transaction=False)
+            for generation in generations:
+                pipeline.xadd(_queue_key(), _to_fields(generation))
+            pipeline.execute()
+        except (redis.RedisError, OSError) as exc:  # the log below is the last resort
+            logger.debug("Audit queue unavailable: %s", exc)
+        else:
+            _start_flusher()
+            return
+    for generation in generations:
+        logger.error("Audit row not written, keep it: %s", json.dumps(_to_fields(generation)))
+
+
+def _to_fields(generation: Generation) -> dict[str, str]:
+    fields = {name: str(getattr(generation, name)) for name in FIELDS}
+    fields["created_at"] = generation.created_at.isoformat()
+    return fields
+
+
+def _from_fields(fields: dict[bytes, bytes]) -> Generation:
+    text: dict[str, Any] = {key.decode(): value.decode() for key, value in fields.items()}
+    return Generation(
+        event_id=uuid.UUID(text["event_id"]),
+        name_hash=text["name_hash"],
+        size=int(text["size"]),
+        source=text["source"],
+        origin=text["origin"],
+        png_bytes=int(text["png_bytes"]),
+        render_ms=float(text["render_ms"]),
+        created_at=parse_datetime(text["created_at"]),
+    )
+
+
+# --- The process's own flusher ---------------------------------------------------------
+
+_flusher: threading.Thread | None = None
+_flusher_lock = threading.Lock()
+
+
+def _start_flusher() -> None:
+    """One daemon thread per process that retries the queue until it is empty."""
+    global _flusher
+    with _flusher_lock:
+        if _flusher is not None and _flusher.is_alive():
+            return
+        _flusher = threading.Thread(target=_flush_until_empty, name="audit-flusher", daemon=True)
+        _flusher.start()
+
+
+def _flush_until_empty() -> None:
+    stop = threading.Event()
+    try:
+        while not stop.wait(RETRY_SECONDS):
+            try:
+                report = _flush_when_allowed()
+            except (DatabaseError, redis.RedisError, OSError) as exc:  # still down: retry
+                logger.debug("Audit queue not flushed yet: %s", exc)
+                continue
+            if report is None:  # the database is being skipped for now
+                continue
+            if report.written:
+                logger.warning("Audit queue: %d queued rows written", report.written)
+            if not report.left:
+                return
+    finally:
+        connection.close()  # this thread's own database connection
+
+
+# --- Where things are ---------------------------------------------------------------------
+
+
+def _redis() -> Any:
+    """The cache's Redis client, or None when the cache is local memory."""
+    if not isinstance(caches[CACHE_ALIAS], RedisCache):
+        return None
+    return get_redis_connection(CACHE_ALIAS)
+
+
+def _key(name: str) -> str:
+    return str(caches[CACHE_ALIAS].make_key(name))
+
+
+def _queue_key() -> str:
+    return _key(QUEUE_NAME)
+
+
+def _database_breaker() -> Any:
+    database = connection.settings_dict
+    where = f"{database.get('HOST') or 'local'}:{database.get('PORT') or ''}/{database['NAME']}"
+    return breaker_for(
+        f"audit database {where}",
+        failures_to_open=settings.BREAKER_FAILURES,
+        cool_down=settings.BREAKER_COOL_DOWN,
+    )

@@ -1,0 +1,159 @@
+"""No audit row is lost: with PostgreSQL closed or stuck, generations wait in a durable
+queue (a Redis stream) and are written exactly once when it is back; with Redis down
+too, the row is logged with every field."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http import HTTPStatus
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from monsters import audit, identity
+from monsters.models import Generation
+from tests.ports import free_port
+from tests.test_cache_outage import StuckListener, point_cache_at
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class AuditDatabase:
+    """Moves the audit database to another port for every thread's new connections
+    (they are all made from one settings dict), and back."""
+
+    def __init__(self) -> None:
+        self._shared = connection.settings_dict
+        self._original = dict(self._shared)
+
+    def point_at(self, port: int) -> None:
+        connection.close()
+        self._shared.update(HOST="127.0.0.1", PORT=str(port))
+
+    def restore(self) -> None:
+        connection.close()
+        self._shared.clear()
+        self._shared.update(self._original)
+
+
+@pytest.fixture
+def database() -> Iterator[AuditDatabase]:
+    moved = AuditDatabase()
+    yield moved
+    moved.restore()
+
+
+@pytest.fixture
+def empty_queue() -> Iterator[None]:
+    audit.flush_queue()
+    yield
+    audit.flush_queue()
+
+
+def miss_20(client) -> None:
+    for n in range(20):
+        response = client.get(f"/monster/{identity.hash_name(f'guest {n}')}")
+        assert response.status_code == HTTPStatus.OK
+        assert response["X-Cache"] == "MISS"
+
+
+def flush() -> str:
+    out = io.StringIO()
+    call_command("flush_audit", stdout=out)
+    return out.getvalue()
+
+
+def rows() -> int:
+    return Generation.objects.count()
+
+
+def test_a_closed_database_loses_no_row_and_a_second_flush_adds_none(
+    client, renderer_server, database, empty_queue
+):
+    database.point_at(free_port())
+    miss_20(client)
+    assert audit.queue_length() == 20
+    database.restore()
+    flush()
+    assert rows() == 20
+    assert Generation.objects.values("event_id").distinct().count() == 20
+    assert "wrote 0 queued audit rows" in flush()
+    assert rows() == 20
+    assert audit.queue_length() == 0
+
+
+def test_a_stuck_database_costs_a_few_connect_timeouts_then_none(
+    client, renderer_server, database, empty_queue, settings
+):
+    stuck = StuckListener()
+    try:
+        database.point_at(stuck.port)
+        miss_20(client)
+        # One connection attempt per failure until the breaker opens, then none but
+        # (were the cool-down over already) one probe.
+        assert len(stuck.accepted) <= settings.BREAKER_FAILURES + 1
+        assert audit.queue_length() == 20
+    finally:
+        stuck.close()
+    database.restore()
+    flush()
+    assert rows() == 20
+    flush()
+    assert rows() == 20
+
+
+def test_replaying_an_event_already_written_does_not_duplicate_it(renderer_server, empty_queue):
+    generation = audit.new_generation(
+        name_hash="a" * 64, size=80, source="builtin", origin="web", png_bytes=1, render_ms=1.0
+    )
+    audit.record([generation])
+    audit._enqueue([generation])  # as if the write had been queued and also gone through
+    report = audit.flush_queue()
+    assert (report.written, report.replayed, report.left) == (0, 1, 0)
+    assert rows() == 1
+
+
+def test_queued_rows_are_written_by_the_process_itself_once_the_database_is_back(
+    client, renderer_server, database, empty_queue
+):
+    database.point_at(free_port())
+    miss_20(client)
+    database.restore()
+    written = threading.Event()
+    for _ in range(100):  # the process's flusher retries every couple of seconds
+        if rows() == 20 and audit.queue_length() == 0:
+            written.set()
+            break
+        written.wait(0.1)
+    assert written.is_set()
+
+
+def test_flush_audit_says_so_when_the_database_still_refuses(
+    client, renderer_server, database, empty_queue
+):
+    database.point_at(free_port())
+    client.get(f"/monster/{identity.hash_name('Moby Dock')}")
+    with pytest.raises(CommandError, match="still cannot take the rows"):
+        call_command("flush_audit", stdout=io.StringIO())
+    database.restore()
+    flush()
+    assert rows() == 1
+
+
+def test_with_redis_down_too_the_row_is_logged_with_every_field(
+    client, renderer_server, database, settings, caplog
+):
+    point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
+    database.point_at(free_port())
+    moby = identity.hash_name("Moby Dock")
+    assert client.get(f"/monster/{moby}", {"size": 120}).status_code == HTTPStatus.OK
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    fields = json.loads(logged.getMessage().split(": ", 1)[1])
+    assert fields["name_hash"] == moby
+    assert fields["size"] == "120"
+    assert {"event_id", "source", "origin", "png_bytes", "render_ms", "created_at"} <= set(fields)
