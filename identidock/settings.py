@@ -108,6 +108,15 @@ TEMPLATES = [
     },
 ]
 
+# Every wait is bounded: a dependency that is stuck costs a request at most its
+# timeout, and after BREAKER_FAILURES failures in a row it is skipped (failing fast)
+# for BREAKER_COOL_DOWN seconds, then probed by one request (monsters/breaker.py).
+BREAKER_FAILURES = _env_int("BREAKER_FAILURES", 3, minimum=1)
+BREAKER_COOL_DOWN = _env_float("BREAKER_COOL_DOWN", 5.0)
+
+# How long one /readyz verdict serves every probe of a process (seconds).
+READINESS_TTL = _env_float("READINESS_TTL", 1.5)
+
 # The audit log. PostgreSQL in production; a SQLite file when DATABASE_URL is unset.
 DATABASES = {
     "default": dj_database_url.config(
@@ -116,11 +125,26 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# libpq counts whole seconds and treats anything below 2 as 2. A connect_timeout in
+# DATABASE_URL's query string wins.
+DATABASE_CONNECT_TIMEOUT = _env_int("DATABASE_CONNECT_TIMEOUT", 2, minimum=1)
+# The longest a statement may run; 0 lifts the limit (the migrate job does, for index
+# builds on a large log).
+DATABASE_STATEMENT_TIMEOUT_MS = _env_int("DATABASE_STATEMENT_TIMEOUT_MS", 5000)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    if DATABASE_STATEMENT_TIMEOUT_MS:
+        _options["options"] = f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The monster cache. Redis when REDIS_URL is set; an outage degrades to "no cache",
-# logged, rather than to errors. Local memory when unset.
+# The monster cache. Redis when REDIS_URL is set; an outage degrades to "no cache"
+# (X-Cache: BYPASS) rather than to errors: monsters/cache.py catches Redis's errors
+# itself, behind a breaker, instead of django-redis's IGNORE_EXCEPTIONS, which would
+# hide them. Local memory when unset.
 REDIS_URL = _env_str("REDIS_URL")
+REDIS_CONNECT_TIMEOUT = _env_float("REDIS_CONNECT_TIMEOUT", 0.1)
+REDIS_TIMEOUT = _env_float("REDIS_TIMEOUT", 0.15)
 if REDIS_URL:
     _monster_cache = {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -129,9 +153,8 @@ if REDIS_URL:
         "KEY_FUNCTION": "monsters.cache.make_key",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": 1,
-            "SOCKET_TIMEOUT": 1,
-            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_TIMEOUT,
         },
     }
 else:
@@ -146,7 +169,6 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "monsters": _monster_cache,
 }
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # The renderer: a dnmonster-compatible HTTP service, or the built-in one when unset.
 DNMONSTER_URL = _env_str("DNMONSTER_URL").rstrip("/")
@@ -213,11 +235,18 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {
+        "not_an_expected_outage": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": "ext://monsters.log_filters.not_an_expected_outage",
+        },
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
+        "django.request": {"filters": ["not_an_expected_outage"]},
         "monsters": {
             "handlers": ["console"],
             "level": _env_str("LOG_LEVEL", "INFO"),

@@ -26,3 +26,5 @@ WHITENOISE_AUTOREFRESH = True
 # The suite exercises Redis itself; the in-process tier in front of it has tests of
 # its own that turn it on.
 MONSTER_PROCESS_CACHE_MB = 0
+# Each readiness test sees its own dependencies' state, not a verdict kept from before.
+READINESS_TTL = 0

@@ -23,7 +23,7 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import QueryDict
 
-from . import identity, image_headers, service, sizes
+from . import cache, identity, image_headers, service, sizes
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -75,9 +75,13 @@ def _answer(environ: WSGIEnvironment) -> tuple[int, image_headers.Headers, bytes
         return None  # the view redirects to the current revision
     answer = {"versioned": revision is not None, "shared": True, "secure": secure}
     if image_headers.client_has(environ.get("HTTP_IF_NONE_MATCH", ""), ref.etag):
-        return 304, image_headers.image_headers(ref, png=None, cache_hit=False, **answer), b""
-    png = service.cached_png(ref)
+        return 304, image_headers.image_headers(ref, png=None, cache_status="", **answer), b""
+    try:
+        png = service.cached_png(ref)
+    except cache.CacheUnavailable:
+        return None  # the view serves it without the cache (BYPASS)
     if png is None:
         environ[MISSED_KEY] = ref.key
         return None
-    return 200, image_headers.image_headers(ref, png=png, cache_hit=True, **answer), png
+    headers = image_headers.image_headers(ref, png=png, cache_status=service.HIT, **answer)
+    return 200, headers, png

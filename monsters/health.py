@@ -1,16 +1,21 @@
 """Liveness and readiness probes: `/healthz` and `/readyz`.
 
-`/healthz` says the process answers, and touches nothing else. `/readyz` checks what a
-request needs, each with a short timeout: the audit database (`SELECT 1`), the monster
-cache (Redis `PING`) and the renderer (one tiny monster). No auth, no writes; 200 when
-every component is up, 503 otherwise, with each component's status and milliseconds.
-The checks are plain functions; the two views only shape their answers.
+`/healthz` says the process answers, from memory, and touches nothing else. `/readyz`
+checks what a request needs, each with a short timeout: the audit database (`SELECT 1`
+on this thread's own, reused connection), the monster cache (Redis `PING`) and the
+renderer (one tiny monster). It is cheap however often it is called: the verdict is
+kept for READINESS_TTL seconds (a setting) per process, one thread at a time checks, and a check
+that hangs leaves the others answering from the last verdict (or "checking", 503, once
+that is older than READINESS_STALE) instead of piling up behind it. No auth, no writes;
+200 when every component is up, 503 otherwise. The checks are plain functions; the two
+views only shape their answers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,10 +23,9 @@ from http import HTTPStatus
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db import Error as DatabaseError
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.utils import load_backend
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -30,8 +34,8 @@ from . import cache, sources
 
 logger = logging.getLogger(__name__)
 
-# libpq counts whole seconds and treats anything below 2 as 2.
-DATABASE_CONNECT_TIMEOUT_SECONDS = 2
+# A verdict older than this (a check hangs) is not served any more.
+READINESS_STALE = 10.0
 RENDERER_CONNECT_TIMEOUT_SECONDS = 0.5
 RENDERER_READ_TIMEOUT_SECONDS = 1.0
 # The smallest monster the dnmonster API draws: the cheapest proof the renderer works.
@@ -76,36 +80,20 @@ def _timed(
     return Check(up=True, backend=backend, ms=round((time.perf_counter() - started) * 1000, 1))
 
 
-def _probe_connection(alias: str) -> BaseDatabaseWrapper:
-    """A connection of its own, with a short connect timeout.
-
-    Its own, so a probe never disturbs a request's connection or transaction, and so
-    it proves that a new connection can be made (the server is up and not full).
-    """
-    settings_dict = dict(connections[alias].settings_dict)
-    options = dict(settings_dict.get("OPTIONS") or {})
-    options.pop("pool", None)  # one connection, not a pool per probe
-    if connections[alias].vendor == "postgresql":
-        configured = options.get("connect_timeout")
-        options["connect_timeout"] = min(
-            int(configured or DATABASE_CONNECT_TIMEOUT_SECONDS), DATABASE_CONNECT_TIMEOUT_SECONDS
-        )
-    settings_dict["OPTIONS"] = options
-    return load_backend(settings_dict["ENGINE"]).DatabaseWrapper(settings_dict, alias)
-
-
 def _select_one(alias: str) -> None:
-    connection = _probe_connection(alias)
+    connection = connections[alias]
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    finally:
-        connection.close()
+    except DatabaseError:
+        connection.close()  # the next check reconnects rather than reuse a broken one
+        raise
 
 
 def check_database(alias: str = DEFAULT_DB_ALIAS) -> Check:
-    """`SELECT 1` on a fresh connection to the audit database."""
+    """`SELECT 1` on this thread's connection to the audit database (reused between
+    checks; its connect and statement timeouts come from the settings)."""
     return _timed(
         "database", connections[alias].vendor, lambda: _select_one(alias), (DatabaseError,)
     )
@@ -142,6 +130,40 @@ def readiness() -> dict[str, Check]:
     }
 
 
+@dataclass(frozen=True)
+class Verdict:
+    checks: dict[str, Check]
+    at: float  # time.monotonic() when it was made
+
+    @property
+    def ready(self) -> bool:
+        return all(check.up for check in self.checks.values())
+
+
+_verdict: Verdict | None = None
+_checking = threading.Lock()
+
+
+def current_verdict() -> Verdict | None:
+    """The readiness of this process's dependencies, made at most every READINESS_TTL
+    seconds by one thread; None while a first check is still under way, or when the
+    last verdict is older than READINESS_STALE because a check hangs."""
+    global _verdict
+    now = time.monotonic()
+    verdict = _verdict
+    if verdict is not None and now - verdict.at < settings.READINESS_TTL:
+        return verdict
+    if _checking.acquire(blocking=False):
+        try:
+            _verdict = verdict = Verdict(checks=readiness(), at=time.monotonic())
+        finally:
+            _checking.release()
+        return verdict
+    if verdict is not None and now - verdict.at < READINESS_STALE:
+        return verdict
+    return None
+
+
 @require_safe
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -153,11 +175,12 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 when every component is up, 503 otherwise."""
-    checks = readiness()
-    ready = all(check.up for check in checks.values())
+    verdict = current_verdict()
+    if verdict is None:
+        return JsonResponse({"status": "checking"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
     body = {
-        "status": "ready" if ready else "not ready",
-        "components": {name: check.as_json() for name, check in checks.items()},
+        "status": "ready" if verdict.ready else "not ready",
+        "components": {name: check.as_json() for name, check in verdict.checks.items()},
     }
-    status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
+    status = HTTPStatus.OK if verdict.ready else HTTPStatus.SERVICE_UNAVAILABLE
     return JsonResponse(body, status=status)

@@ -40,12 +40,13 @@ def image_headers(
     ref: MonsterRef,
     *,
     png: bytes | None,
-    cache_hit: bool,
+    cache_status: str,
     versioned: bool,
     shared: bool = True,
     secure: bool = False,
 ) -> Headers:
     """Every header of a 200 (`png` given) or a 304 (`png` None) for `ref`, in order.
+    `cache_status` is the service's HIT, MISS or BYPASS.
 
     A 304 repeats the 200's validators and caching headers (RFC 9110, 15.4.5)."""
     caching = [
@@ -57,7 +58,7 @@ def image_headers(
     return [
         ("Content-Type", "image/png"),
         ("Content-Length", str(len(png))),
-        ("X-Cache", "HIT" if cache_hit else "MISS"),
+        ("X-Cache", cache_status),
         *caching,
         *_frame_options(),
         *_security(secure),

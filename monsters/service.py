@@ -21,14 +21,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.db import DatabaseError, transaction
+from django.conf import settings
 
+from . import audit as audit_log
 from . import cache, sources
 from .models import Generation
 
 logger = logging.getLogger(__name__)
 
 KEY_SCHEMA = "v1"
+# Waiters for another request's render look in the cache this often, backing off.
+FIRST_POLL_SECONDS = 0.01
+LAST_POLL_SECONDS = 0.1
 
 
 class Entry(NamedTuple):
@@ -54,11 +58,18 @@ class MonsterRef:
         return Entry(self.name_hash, self.size)
 
 
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"  # the cache's part in an answer (X-Cache)
+
+
 @dataclass(frozen=True)
 class Identicon:
     png: bytes
     ref: MonsterRef
-    cache_hit: bool
+    cache_status: str  # HIT, MISS, or BYPASS when the cache could not be reached
+
+    @property
+    def cache_hit(self) -> bool:
+        return self.cache_status == HIT
 
 
 @dataclass(frozen=True)
@@ -99,11 +110,16 @@ def cached_entries(entries: Iterable[Entry]) -> set[Entry]:
     Never one GET per entry. An unreachable cache answers "none".
     """
     by_key = _locate_all(entries)
-    return {by_key[key] for key in cache.get_many(list(by_key))}
+    try:
+        return {by_key[key] for key in cache.get_many(list(by_key))}
+    except cache.CacheUnavailable:
+        return set()
 
 
 def evict_entries(entries: Iterable[Entry]) -> EvictReport:
-    """Delete the cached images of `entries`. The audit log keeps its rows."""
+    """Delete the cached images of `entries`. The audit log keeps its rows.
+
+    Raises `cache.CacheUnavailable` when the cache cannot be reached."""
     by_key = _locate_all(entries)
     present = list(cache.get_many(list(by_key)))
     cache.delete_many(present)
@@ -121,7 +137,9 @@ def cache_is_process_local() -> bool:
 
 
 def cached_png(ref: MonsterRef) -> bytes | None:
-    """The cached image `ref` names, or None: a read, never a render."""
+    """The cached image `ref` names, or None: a read, never a render.
+
+    Raises `cache.CacheUnavailable` when the cache cannot be reached."""
     return cache.get(ref.key)
 
 
@@ -137,15 +155,55 @@ def get_identicon(
     Raises `sources.SourceError` when the renderer fails; then nothing is cached and
     nothing is recorded. `force` regenerates even when the entry is cached;
     `cache_checked` says the caller has just missed it (the fast layer), so the cache is
-    not asked twice (SET NX still settles a race with another writer).
+    not asked twice. With the cache unreachable the image is rendered and served
+    without it (BYPASS).
+
+    Concurrent misses of one image make one render (single flight): the first takes a
+    short lock and renders, the others wait for its result in the cache, and render
+    themselves only if it failed or died. Of renders that race anyway, SET NX keeps
+    exactly one audit row.
     """
     if not (force or cache_checked):
-        png = cached_png(ref)
+        try:
+            png = cached_png(ref)
+        except cache.CacheUnavailable:
+            png, _, _ = _generate(ref, origin=origin, overwrite=force)
+            return Identicon(png=png, ref=ref, cache_status=BYPASS)
         if png is not None:
-            return Identicon(png=png, ref=ref, cache_hit=True)
-    logger.info("Cache miss: %s size=%d revision=%s", ref.name_hash[:12], ref.size, ref.revision)
-    png, _ = _generate(ref, origin=origin, overwrite=force)
-    return Identicon(png=png, ref=ref, cache_hit=False)
+            return Identicon(png=png, ref=ref, cache_status=HIT)
+    return _single_flight(ref, origin=origin, force=force)
+
+
+def _single_flight(ref: MonsterRef, *, origin: str, force: bool) -> Identicon:
+    deadline = time.monotonic() + _render_budget()
+    pause = FIRST_POLL_SECONDS
+    while True:
+        with cache.leadership(_lock_name(ref), seconds=_render_budget()) as flight:
+            if flight.leader or force:
+                logger.debug("Cache miss: %s size=%d", ref.name_hash[:12], ref.size)
+                png, _, bypassed = _generate(ref, origin=origin, overwrite=force)
+                flight.succeeded()  # the lock stays until it expires: late comers wait
+                return Identicon(png=png, ref=ref, cache_status=BYPASS if bypassed else MISS)
+        time.sleep(pause)
+        pause = min(pause * 1.5, LAST_POLL_SECONDS)
+        try:
+            png = cached_png(ref)
+        except cache.CacheUnavailable:
+            png = None
+        if png is not None:
+            return Identicon(png=png, ref=ref, cache_status=HIT)
+        if time.monotonic() >= deadline:  # the holder is stuck: render ourselves
+            png, _, bypassed = _generate(ref, origin=origin, overwrite=force)
+            return Identicon(png=png, ref=ref, cache_status=BYPASS if bypassed else MISS)
+
+
+def _lock_name(ref: MonsterRef) -> str:
+    return f"lock:{ref.key}"
+
+
+def _render_budget() -> float:
+    """How long one render may take: the renderer's timeouts, plus a margin."""
+    return float(settings.DNMONSTER_CONNECT_TIMEOUT + settings.DNMONSTER_READ_TIMEOUT + 1)
 
 
 def generate_identicon(
@@ -163,31 +221,35 @@ def generate_identicon(
     then counts as the one generation. `audit` collects the row into a batch instead
     of writing it at once. Raises `sources.SourceError` like `get_identicon`.
     """
-    logger.info("Generating: %s size=%d revision=%s", ref.name_hash[:12], ref.size, ref.revision)
-    _, stored = _generate(ref, origin=origin, overwrite=force, audit=audit)
+    logger.debug("Generating: %s size=%d", ref.name_hash[:12], ref.size)
+    _, stored, _ = _generate(ref, origin=origin, overwrite=force, audit=audit)
     return stored
 
 
 def _generate(
     ref: MonsterRef, *, origin: str, overwrite: bool, audit: AuditBatch | None = None
-) -> tuple[bytes, bool]:
-    """Render, check, cache, then record: the audit row only ever follows a cached PNG."""
+) -> tuple[bytes, bool, bool]:
+    """Render, check, cache, then record: the audit row only ever follows a stored PNG.
+
+    Returns (png, stored, bypassed): `stored` is False when another writer had stored
+    the image first (then it is theirs to record); `bypassed` when the cache could not
+    be reached (the image still counts as generated, and this process keeps it)."""
     source = sources.get_source()
     started = time.perf_counter()
-    try:
-        png = sources.check_png(source.fetch(ref.name_hash, ref.size))
-    except sources.SourceError as exc:
-        logger.warning("Renderer failed for %s size=%d: %s", ref.name_hash[:12], ref.size, exc)
-        raise
+    png = sources.fetch_png(source, ref.name_hash, ref.size)
     render_ms = (time.perf_counter() - started) * 1000
 
-    if overwrite:
-        cache.replace(ref.key, png)
-        stored = True
-    else:
-        stored = cache.add(ref.key, png)
+    bypassed = False
+    try:
+        if overwrite:
+            cache.replace(ref.key, png)
+            stored = True
+        else:
+            stored = cache.add(ref.key, png)
+    except cache.CacheUnavailable:
+        stored = bypassed = True
     if stored:
-        generation = Generation(
+        generation = audit_log.new_generation(
             name_hash=ref.name_hash,
             size=ref.size,
             source=source.name,
@@ -196,10 +258,10 @@ def _generate(
             render_ms=render_ms,
         )
         if audit is None:
-            _record_generations([generation])
+            audit_log.record([generation])
         else:
             audit.add(generation)
-    return png, stored
+    return png, stored, bypassed
 
 
 class AuditBatch:
@@ -227,27 +289,10 @@ class AuditBatch:
             if len(self._rows) < self._size:
                 return
             rows, self._rows = self._rows, []
-        _record_generations(rows)
+        audit_log.record(rows)
 
     def flush(self) -> None:
         with self._lock:
             rows, self._rows = self._rows, []
         if rows:
-            _record_generations(rows)
-
-
-def _record_generations(generations: list[Generation]) -> None:
-    # The images are already cached and can be served; losing their audit rows is
-    # logged loudly rather than turned into an error page for the user.
-    try:
-        with transaction.atomic():
-            if len(generations) == 1:
-                generations[0].save(force_insert=True)
-            else:
-                Generation.objects.bulk_create(generations)
-    except DatabaseError:
-        first = generations[0].name_hash[:12]
-        if len(generations) == 1:
-            logger.exception("Could not record the generation of %s", first)
-        else:
-            logger.exception("Could not record %d generations (%s, ...)", len(generations), first)
+            audit_log.record(rows)

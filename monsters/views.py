@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -81,7 +82,7 @@ def serve_monster(
     response: HttpResponse
     if image_headers.client_has(request.headers.get("If-None-Match", ""), ref.etag):
         response = HttpResponseNotModified()
-        headers = image_headers.image_headers(ref, png=None, cache_hit=False, **answer)
+        headers = image_headers.image_headers(ref, png=None, cache_status="", **answer)
     else:
         # The fast layer in front has just missed this key: do not ask the cache twice.
         missed = request.META.get(fast_images.MISSED_KEY) == ref.key
@@ -91,7 +92,7 @@ def serve_monster(
             return _source_failure(exc)
         response = HttpResponse(identicon.png)
         headers = image_headers.image_headers(
-            ref, png=identicon.png, cache_hit=identicon.cache_hit, **answer
+            ref, png=identicon.png, cache_status=identicon.cache_status, **answer
         )
     for header, value in headers:
         response[header] = value
@@ -114,7 +115,12 @@ def _source_failure(exc: sources.SourceError) -> HttpResponse:
         status, reason = HTTPStatus.SERVICE_UNAVAILABLE, "is unavailable"
     response = _plain_text(f"The monster renderer {reason}; please try again shortly.\n", status)
     response["Cache-Control"] = image_headers.FAILURE_CACHE_CONTROL
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    retry_after = (
+        math.ceil(exc.retry_after)
+        if isinstance(exc, sources.RendererSkipped)
+        else RETRY_AFTER_SECONDS
+    )
+    response["Retry-After"] = str(max(1, retry_after))
     return response
 
 

@@ -106,7 +106,17 @@ class GenerationAdmin(admin.ModelAdmin):
         (None, {"fields": ["monster_preview", "name_hash"]}),
         (
             "Generation",
-            {"fields": ["size", "source", "origin", "png_bytes", "render_ms", "created_at"]},
+            {
+                "fields": [
+                    "size",
+                    "source",
+                    "origin",
+                    "png_bytes",
+                    "render_ms",
+                    "created_at",
+                    "event_id",
+                ]
+            },
         ),
         ("Other generation events of this hash", {"fields": ["other_events"]}),
     ]
@@ -119,6 +129,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "png_bytes",
         "render_ms",
         "created_at",
+        "event_id",
         "other_events",
     ]
 
