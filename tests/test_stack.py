@@ -14,7 +14,9 @@ from http import HTTPStatus
 import psycopg2
 import pytest
 
-from scripts import stack
+from scripts.stack import StackError, compose, databases, smoke
+from scripts.stack.processes import Exit
+from scripts.stack.topology import Stack
 
 SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"}
 
@@ -23,31 +25,31 @@ SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"
 class StackRun:
     database_url: str
     report: dict
-    migrate: stack.Exit
-    exits: dict[str, stack.Exit]
+    migrate: Exit
+    exits: dict[str, Exit]
     generations: int
 
 
 @pytest.fixture(scope="module")
 def stack_run(tmp_path_factory) -> StackRun:
-    database_url = stack.scratch_database_url(os.environ["DATABASE_URL"])
-    stack.create_database(database_url)
+    database_url = databases.scratch_database_url(os.environ["DATABASE_URL"])
+    databases.create_database(database_url)
     try:
-        running = stack.Stack(
+        running = Stack(
             database_url=database_url,
             redis_url=os.environ["REDIS_URL"],
             variables={**SECRETS, "GUNICORN_WORKERS": "2"},
             log_dir=tmp_path_factory.mktemp("stack-logs"),
         )
         with running:
-            report = stack.smoke(running.url)
+            report = smoke.smoke(running.url)
             exits = running.stop()
         with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM monsters_generation")
             generations = cursor.fetchone()[0]
         connection.close()
     finally:
-        stack.drop_database(database_url)
+        databases.drop_database(database_url)
     return StackRun(database_url, report, running.migrate_exit, exits, generations)
 
 
@@ -120,7 +122,7 @@ def test_sigterm_stops_each_server_gracefully(stack_run, service):
 
 
 def test_scratch_database_is_dropped_afterwards(stack_run):
-    assert not stack.database_exists(stack_run.database_url)
+    assert not databases.database_exists(stack_run.database_url)
 
 
 # --- The runner's own pieces ---------------------------------------------------------
@@ -141,12 +143,12 @@ def test_scratch_database_is_dropped_afterwards(stack_run):
     ],
 )
 def test_interpolation_follows_compose(text, variables, expected):
-    assert stack.interpolate(text, variables) == expected
+    assert compose.interpolate(text, variables) == expected
 
 
 def test_interpolation_refuses_a_missing_required_variable_with_its_message():
-    with pytest.raises(stack.StackError, match="A is required: set A please"):
-        stack.interpolate("${A:?set A please}", {})
+    with pytest.raises(StackError, match="A is required: set A please"):
+        compose.interpolate("${A:?set A please}", {})
 
 
 def test_service_urls_are_mapped_to_local_servers_and_nothing_else_changes():
@@ -156,7 +158,7 @@ def test_service_urls_are_mapped_to_local_servers_and_nothing_else_changes():
         "ELSEWHERE": "http://example.com/",
         "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]",
     }
-    local = stack.localize(
+    local = compose.localize(
         environment,
         {"postgres": "postgres://postgres@127.0.0.1:5432/x", "redis": "redis://127.0.0.1:6379/13"},
     )
@@ -169,9 +171,9 @@ def test_service_urls_are_mapped_to_local_servers_and_nothing_else_changes():
 
 
 def test_container_commands_get_a_local_bind_and_the_virtualenvs_tools():
-    command = stack.localize_command(
+    command = compose.localize_command(
         ["gunicorn", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8080", "app"],
         bind="127.0.0.1:8301",
     )
-    assert command[0] == str(stack.VENV_BIN / "gunicorn")
+    assert command[0] == str(compose.VENV_BIN / "gunicorn")
     assert command[1:] == ["--config", "gunicorn.conf.py", "--bind", "127.0.0.1:8301", "app"]
