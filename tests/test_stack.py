@@ -24,7 +24,7 @@ SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"
 @dataclass
 class StackRun:
     database_url: str
-    report: dict
+    report: smoke.SmokeReport
     migrate: Exit
     exits: dict[str, Exit]
     generations: int
@@ -59,23 +59,23 @@ def test_migrate_runs_first_and_succeeds(stack_run):
 
 
 def test_page_shows_the_submitted_names_monster(stack_run):
-    assert stack_run.report["form"].status == HTTPStatus.OK
-    assert stack_run.report["page"].status == HTTPStatus.OK
-    assert stack_run.report["monster_path"].startswith("/monster/")
+    assert stack_run.report.form.status_code == HTTPStatus.OK
+    assert stack_run.report.page.status_code == HTTPStatus.OK
+    assert stack_run.report.monster_path.startswith("/monster/")
 
 
 def test_stylesheet_is_served_from_the_collected_static_files(stack_run):
-    stylesheet = stack_run.report["stylesheet"]
-    assert stylesheet.status == HTTPStatus.OK
+    stylesheet = stack_run.report.stylesheet
+    assert stylesheet.status_code == HTTPStatus.OK
     assert stylesheet.headers["Content-Type"].startswith("text/css")
 
 
 def test_monster_is_drawn_once_then_served_from_redis(stack_run):
-    first, second = stack_run.report["monsters"]
-    assert (first.status, second.status) == (HTTPStatus.OK, HTTPStatus.OK)
+    first, second = stack_run.report.monsters
+    assert (first.status_code, second.status_code) == (HTTPStatus.OK, HTTPStatus.OK)
     assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
-    assert first.body == second.body
-    assert first.body.startswith(b"\x89PNG")
+    assert first.content == second.content
+    assert first.content.startswith(b"\x89PNG")
 
 
 def test_the_miss_is_recorded_once_in_postgres(stack_run):
@@ -89,12 +89,12 @@ def test_renderer_drew_the_monster_as_a_separate_service(stack_run):
 
 
 def test_healthz_answers(stack_run):
-    assert stack_run.report["healthz"].status == HTTPStatus.OK
+    assert stack_run.report.healthz.status_code == HTTPStatus.OK
 
 
 def test_readyz_sees_postgres_redis_and_the_renderer_up(stack_run):
-    readyz = stack_run.report["readyz"]
-    assert readyz.status == HTTPStatus.OK
+    readyz = stack_run.report.readyz
+    assert readyz.status_code == HTTPStatus.OK
     components = readyz.json()["components"]
     assert {name: (c["status"], c["backend"]) for name, c in components.items()} == {
         "database": ("up", "postgresql"),
@@ -119,6 +119,13 @@ def test_sigterm_stops_each_server_gracefully(stack_run, service):
     assert "Shutting down: Master" in exit_.stderr
     assert "Traceback" not in exit_.stderr
     assert "Error" not in exit_.stderr
+
+
+def test_every_check_make_stack_prints_passes(stack_run):
+    checks = {label: passed for label, passed, _ in stack_run.report.checks()}
+    assert checks == dict.fromkeys(
+        ["page", "stylesheet", "monster twice", "/healthz", "/readyz"], True
+    )
 
 
 def test_scratch_database_is_dropped_afterwards(stack_run):

@@ -6,11 +6,12 @@ import os
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import IO
+
+import requests
 
 from scripts.stack import ROOT, StackError
 
@@ -82,18 +83,20 @@ def spawn(
 
 
 def wait_for_http(process: Process, url: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+    """Until `url` answers 200, as compose's healthcheck asks; a process that exits fails."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            raise StackError(
-                f"{process.name} exited with {process.popen.returncode} while starting:\n"
-                + process.output()[1][-2000:]
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
-                if response.status == 200:
+    with requests.Session() as session:
+        session.trust_env = False  # a local server: no proxy from the environment
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise StackError(
+                    f"{process.name} exited with {process.popen.returncode} while starting:\n"
+                    + process.output()[1][-2000:]
+                )
+            try:
+                if session.get(url, timeout=1).status_code == HTTPStatus.OK:
                     return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
     raise StackError(f"{process.name} did not answer {url} within {timeout:.0f} s")

@@ -1,73 +1,88 @@
-"""A smoke check of the running site, as a person would click through it."""
+"""A smoke check of the running site, as a person would click through it.
+
+A `requests.Session` carries the CSRF cookie from the form to its submission, as a
+browser does; the answers are requests' own responses, kept for the caller to judge.
+"""
 
 from __future__ import annotations
 
-import http.cookiejar
-import json
 import re
 import secrets
-import urllib.error
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
+
+import requests
 
 from scripts.stack import StackError
 
 HTTP_TIMEOUT_SECONDS = 10
 
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
+_CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+_MONSTER_PATH = re.compile(r'src="(/monster/[0-9a-f]{64}\?size=\d+)"')
+_STYLESHEET_PATH = re.compile(r'href="(/static/[^"]+\.css)"')
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-    )
+@dataclass(frozen=True)
+class SmokeReport:
+    """Every answer the click-through got, in the order it asked."""
+
+    form: requests.Response
+    page: requests.Response
+    monster_path: str
+    monsters: list[requests.Response]
+    stylesheet: requests.Response
+    healthz: requests.Response
+    readyz: requests.Response
+
+    def checks(self) -> list[tuple[str, bool, str]]:
+        """What `make stack --check` reports: a label, whether it passed, what it saw."""
+        x_cache = [answer.headers.get("X-Cache", "-") for answer in self.monsters]
+        return [
+            ("page", _ok(self.page), str(self.page.status_code)),
+            ("stylesheet", _ok(self.stylesheet), str(self.stylesheet.status_code)),
+            ("monster twice", x_cache == ["MISS", "HIT"], " then ".join(x_cache)),
+            ("/healthz", _ok(self.healthz), str(self.healthz.status_code)),
+            ("/readyz", _ok(self.readyz), f"{self.readyz.status_code} {self.readyz.text}"),
+        ]
 
 
-def fetch(
-    opener: urllib.request.OpenerDirector, url: str, data: dict[str, str] | None = None
-) -> Answer:
-    encoded = urllib.parse.urlencode(data).encode() if data is not None else None
-    request = urllib.request.Request(url, data=encoded)  # noqa: S310
-    try:
-        with opener.open(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
-            return Answer(response.status, dict(response.headers), response.read())
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, dict(error.headers), error.read())
+def _ok(response: requests.Response) -> bool:
+    return response.status_code == HTTPStatus.OK
 
 
-def smoke(base_url: str, name: str | None = None) -> dict[str, Any]:
+def smoke(base_url: str, name: str | None = None) -> SmokeReport:
     """Submit a fresh name, fetch its monster twice, the stylesheet and both probes.
 
     A random name by default, so its monster is a cache miss the first time.
     """
     name = name or f"Stack check {secrets.token_hex(6)}"
-    opener = _opener()
-    form = fetch(opener, f"{base_url}/")
-    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', form.body)
-    if token is None:
-        raise StackError(f"the page has no CSRF token (status {form.status})")
-    page = fetch(opener, f"{base_url}/", {"csrfmiddlewaretoken": token[1].decode(), "name": name})
-    monster_path = re.search(rb'src="(/monster/[0-9a-f]{64}\?size=\d+)"', page.body)
-    stylesheet_path = re.search(rb'href="(/static/[^"]+\.css)"', page.body)
-    if monster_path is None or stylesheet_path is None:
-        raise StackError(f"the page shows no monster or no stylesheet (status {page.status})")
-    monsters = [fetch(opener, base_url + monster_path[1].decode()) for _ in range(2)]
-    return {
-        "form": form,
-        "page": page,
-        "monster_path": monster_path[1].decode(),
-        "monsters": monsters,
-        "stylesheet": fetch(opener, base_url + stylesheet_path[1].decode()),
-        "healthz": fetch(opener, f"{base_url}/healthz"),
-        "readyz": fetch(opener, f"{base_url}/readyz"),
-    }
+    with requests.Session() as session:
+        session.trust_env = False  # a local server: no proxy or .netrc from the environment
+
+        def get(path: str) -> requests.Response:
+            return session.get(base_url + path, timeout=HTTP_TIMEOUT_SECONDS)
+
+        form = get("/")
+        token = _CSRF_TOKEN.search(form.text)
+        if token is None:
+            raise StackError(f"the page has no CSRF token (status {form.status_code})")
+        page = session.post(
+            f"{base_url}/",
+            data={"csrfmiddlewaretoken": token[1], "name": name},
+            timeout=HTTP_TIMEOUT_SECONDS,
+        )
+        monster_path = _MONSTER_PATH.search(page.text)
+        stylesheet_path = _STYLESHEET_PATH.search(page.text)
+        if monster_path is None or stylesheet_path is None:
+            raise StackError(
+                f"the page shows no monster or no stylesheet (status {page.status_code})"
+            )
+        return SmokeReport(
+            form=form,
+            page=page,
+            monster_path=monster_path[1],
+            monsters=[get(monster_path[1]) for _ in range(2)],
+            stylesheet=get(stylesheet_path[1]),
+            healthz=get("/healthz"),
+            readyz=get("/readyz"),
+        )
