@@ -1,8 +1,14 @@
-"""Processes of the stack: started in a session of their own, waited for, stopped gracefully."""
+"""Processes of the stack: started in a session of their own, waited for, stopped gracefully.
+
+Nothing here knows which programs run: the topology names them. A server is `start`ed,
+then `wait_until_serving`; a one-off job (collectstatic, migrate) is
+`run_to_completion`; `stop_newest_first` stops servers in the reverse order of their
+start, as compose stops a service before what it depends on. Each process says how it
+wants to be stopped: gunicorn finishes its requests on SIGTERM, nginx on SIGQUIT.
+"""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import time
@@ -17,6 +23,7 @@ from scripts.stack import ROOT, StackError
 
 START_TIMEOUT_SECONDS = 30
 STOP_TIMEOUT_SECONDS = 40  # above gunicorn's graceful timeout (20 s by default)
+_TAIL = 2000  # characters of stderr that an error message quotes
 
 
 @dataclass
@@ -28,9 +35,12 @@ class Exit:
 
 @dataclass
 class Process:
+    """A started process; its output is in `logs` (stdout, stderr), or on the terminal."""
+
     name: str
-    popen: subprocess.Popen
+    popen: subprocess.Popen[bytes]
     logs: tuple[Path, Path] | None = None
+    stop_signal: signal.Signals = signal.SIGTERM
 
     @property
     def pid(self) -> int:
@@ -39,25 +49,33 @@ class Process:
     def output(self) -> tuple[str, str]:
         if self.logs is None:
             return "", ""
-        return tuple(path.read_text(errors="replace") for path in self.logs)  # type: ignore[return-value]
+        stdout, stderr = self.logs
+        return stdout.read_text(errors="replace"), stderr.read_text(errors="replace")
 
     def stop(self, timeout: float = STOP_TIMEOUT_SECONDS) -> Exit:
-        """SIGTERM, as `docker stop` sends, then wait for a graceful exit."""
+        """The stop signal, as `docker stop` sends it, then wait for a graceful exit."""
         if self.popen.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
+            self.popen.send_signal(self.stop_signal)
         try:
             self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.kill(self.pid, signal.SIGKILL)
+            self.popen.kill()
             self.popen.wait()
             stdout, stderr = self.output()
-            return Exit(None, stdout, stderr + f"\n[stack] {self.name} ignored SIGTERM\n")
+            ignored = f"\n[stack] {self.name} ignored {self.stop_signal.name}\n"
+            return Exit(None, stdout, stderr + ignored)
         return Exit(self.popen.returncode, *self.output())
 
 
-def spawn(
-    name: str, command: list[str], environment: dict[str, str], log_dir: Path | None
+def start(
+    name: str,
+    command: list[str],
+    environment: dict[str, str],
+    *,
+    log_dir: Path | None,
+    stop_signal: signal.Signals = signal.SIGTERM,
 ) -> Process:
+    """Start `command` in the checkout with exactly `environment`, logging to `log_dir`."""
     logs = None
     stdout: IO[bytes] | None = None
     stderr: IO[bytes] | None = None
@@ -79,10 +97,10 @@ def spawn(
         for handle in (stdout, stderr):
             if handle is not None:
                 handle.close()
-    return Process(name, popen, logs)
+    return Process(name, popen, logs, stop_signal)
 
 
-def wait_for_http(process: Process, url: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+def wait_until_serving(process: Process, url: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
     """Until `url` answers 200, as compose's healthcheck asks; a process that exits fails."""
     deadline = time.monotonic() + timeout
     with requests.Session() as session:
@@ -91,7 +109,7 @@ def wait_for_http(process: Process, url: str, timeout: float = START_TIMEOUT_SEC
             if process.popen.poll() is not None:
                 raise StackError(
                     f"{process.name} exited with {process.popen.returncode} while starting:\n"
-                    + process.output()[1][-2000:]
+                    + process.output()[1][-_TAIL:]
                 )
             try:
                 if session.get(url, timeout=1).status_code == HTTPStatus.OK:
@@ -100,3 +118,43 @@ def wait_for_http(process: Process, url: str, timeout: float = START_TIMEOUT_SEC
                 pass
             time.sleep(0.1)
     raise StackError(f"{process.name} did not answer {url} within {timeout:.0f} s")
+
+
+def run_to_completion(
+    name: str,
+    command: list[str],
+    environment: dict[str, str],
+    *,
+    log_dir: Path | None,
+    timeout: float,
+) -> Exit:
+    """Run a one-off job that must succeed, as compose's `service_completed_successfully`.
+
+    Interrupted or out of time, the job is stopped rather than left running on its own.
+    """
+    process = start(name, command, environment, log_dir=log_dir)
+    try:
+        process.popen.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.stop()
+        raise StackError(f"{name} did not finish within {timeout:.0f} s") from None
+    except BaseException:
+        process.stop()
+        raise
+    exit_ = Exit(process.popen.returncode, *process.output())
+    if exit_.returncode != 0:
+        raise StackError(f"{name} failed with status {exit_.returncode}:\n{exit_.stderr[-_TAIL:]}")
+    return exit_
+
+
+def stop_newest_first(processes: dict[str, Process]) -> dict[str, Exit]:
+    """Stop and remove every process, the last started first; each one's exit by name.
+
+    One at a time, so that whatever an interruption leaves is still there to stop.
+    """
+    exits = {}
+    while processes:
+        name = next(reversed(processes))
+        exits[name] = processes[name].stop()
+        del processes[name]
+    return exits

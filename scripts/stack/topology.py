@@ -1,13 +1,19 @@
-"""The services docker-compose.yml runs, started in compose's order as local processes."""
+"""The services docker-compose.yml runs, started in compose's order as local processes.
+
+Compose's own order: the image's build step, then each service once what it depends on
+is up (`dnmonster`, the one-off `migrate`, `identidock`); stopped the other way round.
+One more server is one more `_serve` call in `start`.
+"""
 
 from __future__ import annotations
 
-import subprocess
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from scripts.stack import ROOT, StackError
+from scripts.stack import ROOT
 from scripts.stack.compose import (
     COMPOSE_FILE,
     image_environment,
@@ -18,12 +24,20 @@ from scripts.stack.compose import (
     service_environment,
 )
 from scripts.stack.ports import free_port
-from scripts.stack.processes import Exit, Process, spawn, wait_for_http
+from scripts.stack.processes import (
+    Exit,
+    Process,
+    run_to_completion,
+    start,
+    stop_newest_first,
+    wait_until_serving,
+)
 
 START_SCRIPT = ROOT / "docker" / "cmd.sh"
 # As the Dockerfile's RUN line: the settings need a key to load, this one signs nothing.
 BUILD_SECRET_KEY = "collectstatic-only-not-a-secret"  # noqa: S105
 BUILD_COMMAND = ["python", "manage.py", "collectstatic", "--noinput", "--verbosity", "0"]
+BUILD_TIMEOUT_SECONDS = 120
 MIGRATE_TIMEOUT_SECONDS = 120
 
 
@@ -54,73 +68,55 @@ class Stack:
         return f"http://127.0.0.1:{self.renderer_port}"
 
     def environment(self, service: str) -> dict[str, str]:
-        compose = load_compose(self.compose_file)
+        """The service's compose environment, its service URLs pointing at this machine."""
         endpoints = {
             "postgres": self.database_url,
             "redis": self.redis_url,
             "dnmonster": self.renderer_url,
         }
-        declared = service_environment(compose, service, self.variables)
+        declared = service_environment(self._compose(), service, self.variables)
         return {**image_environment(), **localize(declared, endpoints)}
 
-    def build(self) -> None:
-        environment = {**self.environment("identidock"), "SECRET_KEY": BUILD_SECRET_KEY}
-        command = localize_command(BUILD_COMMAND, bind="")
-        result = subprocess.run(
-            command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120
-        )
-        if result.returncode != 0:
-            raise StackError(f"collectstatic failed:\n{result.stderr[-2000:]}")
-
     def start(self) -> None:
-        compose = load_compose(self.compose_file)
+        compose = self._compose()
         self.port = self.port or free_port()
         self.renderer_port = self.renderer_port or free_port()
-        self.build()
 
-        renderer = spawn(
+        self._run(
+            "collectstatic",
+            localize_command(BUILD_COMMAND, bind=""),
+            {**self.environment("identidock"), "SECRET_KEY": BUILD_SECRET_KEY},
+            timeout=BUILD_TIMEOUT_SECONDS,
+        )
+        self._serve(
             "dnmonster",
             localize_command(
                 service_command(compose, "dnmonster"), bind=f"127.0.0.1:{self.renderer_port}"
             ),
             self.environment("dnmonster"),
-            self.log_dir,
+            ready_url=f"{self.renderer_url}/healthz",
         )
-        self.processes["dnmonster"] = renderer
-        wait_for_http(renderer, f"{self.renderer_url}/healthz")
-
-        migrate = spawn(
+        self.migrate_exit = self._run(
             "migrate",
             localize_command(service_command(compose, "migrate"), bind=""),
             self.environment("migrate"),
-            self.log_dir,
+            timeout=MIGRATE_TIMEOUT_SECONDS,
         )
-        try:
-            migrate.popen.wait(timeout=MIGRATE_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            migrate.stop()
-            raise StackError("migrate did not finish in time") from None
-        self.migrate_exit = Exit(migrate.popen.returncode, *migrate.output())
-        if migrate.popen.returncode != 0:
-            raise StackError(f"migrate failed:\n{self.migrate_exit.stderr[-2000:]}")
-
         # The image's own start script, so ENV, exec and gunicorn.conf.py are exercised;
         # GUNICORN_CMD_ARGS moves the bind off the container's 0.0.0.0:5000.
-        environment = {
-            **self.environment("identidock"),
-            "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port}",
-        }
-        identidock = spawn("identidock", [str(START_SCRIPT)], environment, self.log_dir)
-        self.processes["identidock"] = identidock
-        wait_for_http(identidock, f"{self.url}/healthz")
+        self._serve(
+            "identidock",
+            [str(START_SCRIPT)],
+            {
+                **self.environment("identidock"),
+                "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port}",
+            },
+            ready_url=f"{self.url}/healthz",
+        )
 
     def stop(self) -> dict[str, Exit]:
         """The web app first, then what it depends on, as compose stops them."""
-        exits = {}
-        for name in ("identidock", "dnmonster"):
-            if name in self.processes:
-                exits[name] = self.processes.pop(name).stop()
-        return exits
+        return stop_newest_first(self.processes)
 
     def __enter__(self) -> Stack:
         try:
@@ -132,3 +128,25 @@ class Stack:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def _compose(self) -> dict[str, Any]:
+        return load_compose(self.compose_file)
+
+    def _run(
+        self, name: str, command: list[str], environment: dict[str, str], *, timeout: float
+    ) -> Exit:
+        return run_to_completion(name, command, environment, log_dir=self.log_dir, timeout=timeout)
+
+    def _serve(
+        self,
+        name: str,
+        command: list[str],
+        environment: dict[str, str],
+        *,
+        ready_url: str,
+        stop_signal: signal.Signals = signal.SIGTERM,
+    ) -> None:
+        """Start a server and wait until it answers; from then on `stop` stops it."""
+        process = start(name, command, environment, log_dir=self.log_dir, stop_signal=stop_signal)
+        self.processes[name] = process
+        wait_until_serving(process, ready_url)
