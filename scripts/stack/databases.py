@@ -1,35 +1,44 @@
 """Databases on the local PostgreSQL server: `make stack`'s own, and the test's scratch one.
 
-CREATE and DROP DATABASE name an identifier, which no query parameter can carry, so the
-statements are composed with psycopg2's `sql`, which quotes it.
+libpq reads the URL (psycopg2's `parse_dsn`, and `connect` with `dbname` overriding the
+URL's), so query parameters and percent-escapes mean what they mean to Django. CREATE
+and DROP DATABASE take an identifier, which no query parameter can carry: psycopg2's
+`sql` composes and quotes it.
 """
 
 from __future__ import annotations
 
 import secrets
 import urllib.parse
+from contextlib import closing
+from typing import Any
 
 import psycopg2
 from psycopg2 import sql
+from psycopg2.extensions import parse_dsn
 
+from scripts.stack import StackError
 
-def _maintenance_dsn(database_url: str) -> str:
-    return urllib.parse.urlsplit(database_url)._replace(path="/postgres").geturl()
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def _database_name(database_url: str) -> str:
-    return urllib.parse.urlsplit(database_url).path.lstrip("/")
+    name = parse_dsn(database_url).get("dbname")
+    if not name:
+        raise StackError(f"{database_url} names no database")
+    return name
 
 
-def _run_maintenance(database_url: str, statement: sql.Composable) -> list[tuple]:
-    connection = psycopg2.connect(_maintenance_dsn(database_url), connect_timeout=5)
-    try:
+def _run_maintenance(database_url: str, statement: sql.Composable) -> list[tuple[Any, ...]]:
+    """Run `statement` on the server's `postgres` database, outside any transaction."""
+    connection = psycopg2.connect(
+        database_url, dbname="postgres", connect_timeout=CONNECT_TIMEOUT_SECONDS
+    )
+    with closing(connection):
         connection.autocommit = True  # CREATE / DROP DATABASE refuse to run in a transaction
         with connection.cursor() as cursor:
             cursor.execute(statement)
             return cursor.fetchall() if cursor.description else []
-    finally:
-        connection.close()
 
 
 def database_exists(database_url: str) -> bool:
