@@ -1,1 +1,1 @@
-"""Developer scripts; the `stack` package is also imported by its tests."""
+"""Developer scripts; the `stack` package is also imported by its tests and by bench/."""

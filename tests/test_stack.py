@@ -8,13 +8,14 @@ each test checks one thing that run recorded.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from http import HTTPStatus
 
 import psycopg2
 import pytest
 
-from scripts.stack import StackError, compose, databases, smoke
+from scripts.stack import StackError, compose, databases, ports, smoke
 from scripts.stack.processes import Exit
 from scripts.stack.topology import Stack
 
@@ -184,3 +185,17 @@ def test_container_commands_get_a_local_bind_and_the_virtualenvs_tools():
     )
     assert command[0] == str(compose.VENV_BIN / "gunicorn")
     assert command[1:] == ["--config", "gunicorn.conf.py", "--bind", "127.0.0.1:8301", "app"]
+
+
+def test_free_port_is_one_nothing_holds():
+    port = ports.free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_free_port_passes_over_a_port_in_use_and_says_when_none_is_left():
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        taken = held.getsockname()[1]
+        with pytest.raises(StackError, match=f"no free port in {taken}..{taken}"):
+            ports.free_port(range(taken, taken + 1))
