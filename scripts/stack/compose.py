@@ -31,7 +31,10 @@ _VARIABLE = re.compile(
 
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        compose = yaml.safe_load(handle)
+    if not isinstance(compose, dict) or not isinstance(compose.get("services"), dict):
+        raise StackError(f"{path} has no `services:` mapping")
+    return compose
 
 
 def interpolate(text: str, variables: Mapping[str, str]) -> str:
@@ -84,9 +87,8 @@ def localize(environment: Mapping[str, str], endpoints: Mapping[str, str]) -> di
     """Replace every URL that points at a compose service with that service's local URL."""
     local = {}
     for name, value in environment.items():
-        if _URL.match(value) and urllib.parse.urlsplit(value).hostname in endpoints:
-            value = endpoints[urllib.parse.urlsplit(value).hostname]
-        local[name] = value
+        host = urllib.parse.urlsplit(value).hostname if _URL.match(value) else None
+        local[name] = endpoints[host] if host is not None and host in endpoints else value
     return local
 
 

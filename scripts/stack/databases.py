@@ -26,7 +26,7 @@ def _database_name(database_url: str) -> str:
     name = parse_dsn(database_url).get("dbname")
     if not name:
         raise StackError(f"{database_url} names no database")
-    return name
+    return str(name)
 
 
 def _run_maintenance(database_url: str, statement: sql.Composable) -> list[tuple[Any, ...]]:

@@ -13,12 +13,18 @@ from scripts.stack import StackError
 
 def free_port(candidates: range | None = None) -> int:
     """A port nothing holds on 127.0.0.1: the first free one of `candidates`, or any."""
-    for port in candidates if candidates is not None else (0,):  # 0: the kernel picks
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            port_number: int = sock.getsockname()[1]
-            return port_number
+    if candidates is None:
+        return _bind(0)  # the kernel picks one
+    for port in candidates:
+        try:
+            return _bind(port)
+        except OSError:
+            continue
     raise StackError(f"no free port in {candidates.start}..{candidates.stop - 1}")
+
+
+def _bind(port: int) -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+        bound: int = sock.getsockname()[1]
+        return bound
