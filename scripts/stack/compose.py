@@ -2,6 +2,14 @@
 
 There is no compose engine here (`docker` is a client only), so this module does the
 part of compose's work that `make stack` needs: a service's environment and command.
+
+The interpolator is our own because compose's `${VAR...}` is a dialect of its own and
+none of the libraries we looked at speaks it. expandvars, the closest, is bash: `$$` is
+not a literal `$`, a backslash escapes, `${VAR-d}` treats empty as unset and `${VAR:=d}`
+writes back. python-dotenv knows only `${VAR}` and `${VAR:-d}`, and keeps an empty
+value. The docker-compose 1.x package had compose's own code but is unmaintained since
+2021 and pins PyYAML below 6. Not supported, since our files use neither: `${VAR:+x}`
+and nested defaults.
 """
 
 from __future__ import annotations
