@@ -13,25 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.stack import ROOT
-from scripts.stack.compose import (
-    COMPOSE_FILE,
-    image_environment,
-    load_compose,
-    localize,
-    localize_command,
-    service_command,
-    service_environment,
-)
+from scripts.stack import ROOT, compose, processes
 from scripts.stack.ports import free_port
-from scripts.stack.processes import (
-    Exit,
-    Process,
-    run_to_completion,
-    start,
-    stop_newest_first,
-    wait_until_serving,
-)
+from scripts.stack.processes import Exit, Process
 
 START_SCRIPT = ROOT / "docker" / "cmd.sh"
 # As the Dockerfile's RUN line: the settings need a key to load, this one signs nothing.
@@ -54,7 +38,7 @@ class Stack:
     variables: Mapping[str, str]
     port: int = 0
     log_dir: Path | None = None
-    compose_file: Path = COMPOSE_FILE
+    compose_file: Path = compose.COMPOSE_FILE
     renderer_port: int = 0
     processes: dict[str, Process] = field(default_factory=dict)
     migrate_exit: Exit | None = None
@@ -74,31 +58,32 @@ class Stack:
             "redis": self.redis_url,
             "dnmonster": self.renderer_url,
         }
-        declared = service_environment(self._compose(), service, self.variables)
-        return {**image_environment(), **localize(declared, endpoints)}
+        declared = compose.service_environment(self._compose(), service, self.variables)
+        return {**compose.image_environment(), **compose.localize(declared, endpoints)}
 
     def start(self) -> None:
-        compose = self._compose()
+        services = self._compose()
         self.port = self.port or free_port()
         self.renderer_port = self.renderer_port or free_port()
 
         self._run(
             "collectstatic",
-            localize_command(BUILD_COMMAND, bind=""),
+            compose.localize_command(BUILD_COMMAND, bind=""),
             {**self.environment("identidock"), "SECRET_KEY": BUILD_SECRET_KEY},
             timeout=BUILD_TIMEOUT_SECONDS,
         )
         self._serve(
             "dnmonster",
-            localize_command(
-                service_command(compose, "dnmonster"), bind=f"127.0.0.1:{self.renderer_port}"
+            compose.localize_command(
+                compose.service_command(services, "dnmonster"),
+                bind=f"127.0.0.1:{self.renderer_port}",
             ),
             self.environment("dnmonster"),
             ready_url=f"{self.renderer_url}/healthz",
         )
         self.migrate_exit = self._run(
             "migrate",
-            localize_command(service_command(compose, "migrate"), bind=""),
+            compose.localize_command(compose.service_command(services, "migrate"), bind=""),
             self.environment("migrate"),
             timeout=MIGRATE_TIMEOUT_SECONDS,
         )
@@ -116,7 +101,7 @@ class Stack:
 
     def stop(self) -> dict[str, Exit]:
         """The web app first, then what it depends on, as compose stops them."""
-        return stop_newest_first(self.processes)
+        return processes.stop_newest_first(self.processes)
 
     def __enter__(self) -> Stack:
         try:
@@ -130,12 +115,14 @@ class Stack:
         self.stop()
 
     def _compose(self) -> dict[str, Any]:
-        return load_compose(self.compose_file)
+        return compose.load_compose(self.compose_file)
 
     def _run(
         self, name: str, command: list[str], environment: dict[str, str], *, timeout: float
     ) -> Exit:
-        return run_to_completion(name, command, environment, log_dir=self.log_dir, timeout=timeout)
+        return processes.run_to_completion(
+            name, command, environment, log_dir=self.log_dir, timeout=timeout
+        )
 
     def _serve(
         self,
@@ -147,6 +134,8 @@ class Stack:
         stop_signal: signal.Signals = signal.SIGTERM,
     ) -> None:
         """Start a server and wait until it answers; from then on `stop` stops it."""
-        process = start(name, command, environment, log_dir=self.log_dir, stop_signal=stop_signal)
+        process = processes.start(
+            name, command, environment, log_dir=self.log_dir, stop_signal=stop_signal
+        )
         self.processes[name] = process
-        wait_until_serving(process, ready_url)
+        processes.wait_until_serving(process, ready_url)
