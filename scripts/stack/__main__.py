@@ -46,7 +46,7 @@ def _print_smoke(report: SmokeReport) -> bool:
 
 def main() -> int:
     summary = (scripts.stack.__doc__ or "").splitlines()[0]
-    parser = argparse.ArgumentParser(description=summary)
+    parser = argparse.ArgumentParser(prog="python -m scripts.stack", description=summary)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--check", action="store_true", help="smoke-check, then stop")
     args = parser.parse_args()
