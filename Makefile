@@ -36,7 +36,7 @@ run: $(VENV)/.base var/secret_key
 ## stack: the docker-compose topology without Docker: renderer + migrate + identidock under
 ## gunicorn, against the local PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
 stack: $(VENV)/.dev
-	$(PY) scripts/stack.py --port $(PORT) $(STACK_ARGS)
+	$(PY) -m scripts.stack --port $(PORT) $(STACK_ARGS)
 
 ## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL)
 test: $(VENV)/.dev

@@ -23,7 +23,6 @@ import io
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,17 +46,6 @@ os.environ.pop("DNMONSTER_URL", None)
 
 PORTS = range(8200, 8300)
 TARGET_RATIO = 0.8
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise SystemExit(f"no free port in {PORTS.start}..{PORTS.stop - 1}")
 
 
 def _start_renderer(port: int, workers: int) -> subprocess.Popen:
@@ -146,13 +134,18 @@ def main() -> None:
     from django.db import OperationalError
 
     from monsters.models import Generation
+    from scripts.stack import StackError
+    from scripts.stack.ports import free_port
 
     try:
         call_command("migrate", verbosity=0)
     except OperationalError as exc:
         raise SystemExit(f"set BENCH_DATABASE_URL to a database to use (createdb): {exc}") from None
     monsters_cache = caches["monsters"]
-    port = _free_port()
+    try:
+        port = free_port(PORTS)
+    except StackError as error:
+        raise SystemExit(str(error)) from None
     url = f"http://127.0.0.1:{port}"
     renderer = _start_renderer(port, args.renderer_workers)
     print(

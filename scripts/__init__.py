@@ -1,1 +1,1 @@
-"""Developer scripts; `stack` is also imported by the stack test."""
+"""Developer scripts; the `stack` package is also imported by its tests and by bench/."""

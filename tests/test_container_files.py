@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from monsters.renderer import RENDERER_VERSION
-from scripts import stack
+from scripts.stack import StackError, compose
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -51,7 +51,7 @@ def _service(name: str, path: Path = BASE) -> dict:
 
 
 def _environment(service: str, **variables: str) -> dict[str, str]:
-    return stack.service_environment(_compose(), service, {**SECRETS, **variables})
+    return compose.service_environment(_compose(), service, {**SECRETS, **variables})
 
 
 def _variables_read_by(path: Path) -> set[str]:
@@ -256,10 +256,10 @@ def test_every_gunicorn_tuning_variable_is_given_to_the_web_app():
 def test_secrets_come_from_the_operator_and_are_required():
     environment = _service("identidock")["environment"]
     assert environment["SECRET_KEY"].startswith("${SECRET_KEY:?")
-    with pytest.raises(stack.StackError, match="SECRET_KEY is required"):
-        stack.service_environment(_compose(), "identidock", {"POSTGRES_PASSWORD": "pw"})
-    with pytest.raises(stack.StackError, match="POSTGRES_PASSWORD is required"):
-        stack.service_environment(_compose(), "postgres", {})
+    with pytest.raises(StackError, match="SECRET_KEY is required"):
+        compose.service_environment(_compose(), "identidock", {"POSTGRES_PASSWORD": "pw"})
+    with pytest.raises(StackError, match="POSTGRES_PASSWORD is required"):
+        compose.service_environment(_compose(), "postgres", {})
 
 
 def test_production_runs_gunicorn_with_debug_off():
@@ -274,7 +274,7 @@ def test_loopback_stays_allowed_for_the_container_healthcheck():
 
 
 def test_web_app_publishes_port_5000():
-    ports = [stack.interpolate(port, {}) for port in _service("identidock")["ports"]]
+    ports = [compose.interpolate(port, {}) for port in _service("identidock")["ports"]]
     assert ports == ["5000:5000"]
 
 

@@ -8,13 +8,16 @@ each test checks one thing that run recorded.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from http import HTTPStatus
 
 import psycopg2
 import pytest
 
-from scripts import stack
+from scripts.stack import StackError, compose, databases, ports, smoke
+from scripts.stack.processes import Exit
+from scripts.stack.topology import Stack
 
 SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"}
 
@@ -22,32 +25,32 @@ SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"
 @dataclass
 class StackRun:
     database_url: str
-    report: dict
-    migrate: stack.Exit
-    exits: dict[str, stack.Exit]
+    report: smoke.SmokeReport
+    migrate: Exit
+    exits: dict[str, Exit]
     generations: int
 
 
 @pytest.fixture(scope="module")
 def stack_run(tmp_path_factory) -> StackRun:
-    database_url = stack.scratch_database_url(os.environ["DATABASE_URL"])
-    stack.create_database(database_url)
+    database_url = databases.scratch_database_url(os.environ["DATABASE_URL"])
+    databases.create_database(database_url)
     try:
-        running = stack.Stack(
+        running = Stack(
             database_url=database_url,
             redis_url=os.environ["REDIS_URL"],
             variables={**SECRETS, "GUNICORN_WORKERS": "2"},
             log_dir=tmp_path_factory.mktemp("stack-logs"),
         )
         with running:
-            report = stack.smoke(running.url)
+            report = smoke.smoke(running.url)
             exits = running.stop()
         with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM monsters_generation")
             generations = cursor.fetchone()[0]
         connection.close()
     finally:
-        stack.drop_database(database_url)
+        databases.drop_database(database_url)
     return StackRun(database_url, report, running.migrate_exit, exits, generations)
 
 
@@ -57,23 +60,23 @@ def test_migrate_runs_first_and_succeeds(stack_run):
 
 
 def test_page_shows_the_submitted_names_monster(stack_run):
-    assert stack_run.report["form"].status == HTTPStatus.OK
-    assert stack_run.report["page"].status == HTTPStatus.OK
-    assert stack_run.report["monster_path"].startswith("/monster/")
+    assert stack_run.report.form.status_code == HTTPStatus.OK
+    assert stack_run.report.page.status_code == HTTPStatus.OK
+    assert stack_run.report.monster_path.startswith("/monster/")
 
 
 def test_stylesheet_is_served_from_the_collected_static_files(stack_run):
-    stylesheet = stack_run.report["stylesheet"]
-    assert stylesheet.status == HTTPStatus.OK
+    stylesheet = stack_run.report.stylesheet
+    assert stylesheet.status_code == HTTPStatus.OK
     assert stylesheet.headers["Content-Type"].startswith("text/css")
 
 
 def test_monster_is_drawn_once_then_served_from_redis(stack_run):
-    first, second = stack_run.report["monsters"]
-    assert (first.status, second.status) == (HTTPStatus.OK, HTTPStatus.OK)
+    first, second = stack_run.report.monsters
+    assert (first.status_code, second.status_code) == (HTTPStatus.OK, HTTPStatus.OK)
     assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
-    assert first.body == second.body
-    assert first.body.startswith(b"\x89PNG")
+    assert first.content == second.content
+    assert first.content.startswith(b"\x89PNG")
 
 
 def test_the_miss_is_recorded_once_in_postgres(stack_run):
@@ -87,12 +90,12 @@ def test_renderer_drew_the_monster_as_a_separate_service(stack_run):
 
 
 def test_healthz_answers(stack_run):
-    assert stack_run.report["healthz"].status == HTTPStatus.OK
+    assert stack_run.report.healthz.status_code == HTTPStatus.OK
 
 
 def test_readyz_sees_postgres_redis_and_the_renderer_up(stack_run):
-    readyz = stack_run.report["readyz"]
-    assert readyz.status == HTTPStatus.OK
+    readyz = stack_run.report.readyz
+    assert readyz.status_code == HTTPStatus.OK
     components = readyz.json()["components"]
     assert {name: (c["status"], c["backend"]) for name, c in components.items()} == {
         "database": ("up", "postgresql"),
@@ -119,8 +122,15 @@ def test_sigterm_stops_each_server_gracefully(stack_run, service):
     assert "Error" not in exit_.stderr
 
 
+def test_every_check_make_stack_prints_passes(stack_run):
+    checks = {label: passed for label, passed, _ in stack_run.report.checks()}
+    assert checks == dict.fromkeys(
+        ["page", "stylesheet", "monster twice", "/healthz", "/readyz"], True
+    )
+
+
 def test_scratch_database_is_dropped_afterwards(stack_run):
-    assert not stack.database_exists(stack_run.database_url)
+    assert not databases.database_exists(stack_run.database_url)
 
 
 # --- The runner's own pieces ---------------------------------------------------------
@@ -141,12 +151,12 @@ def test_scratch_database_is_dropped_afterwards(stack_run):
     ],
 )
 def test_interpolation_follows_compose(text, variables, expected):
-    assert stack.interpolate(text, variables) == expected
+    assert compose.interpolate(text, variables) == expected
 
 
 def test_interpolation_refuses_a_missing_required_variable_with_its_message():
-    with pytest.raises(stack.StackError, match="A is required: set A please"):
-        stack.interpolate("${A:?set A please}", {})
+    with pytest.raises(StackError, match="A is required: set A please"):
+        compose.interpolate("${A:?set A please}", {})
 
 
 def test_service_urls_are_mapped_to_local_servers_and_nothing_else_changes():
@@ -156,7 +166,7 @@ def test_service_urls_are_mapped_to_local_servers_and_nothing_else_changes():
         "ELSEWHERE": "http://example.com/",
         "ALLOWED_HOSTS": "localhost,127.0.0.1,[::1]",
     }
-    local = stack.localize(
+    local = compose.localize(
         environment,
         {"postgres": "postgres://postgres@127.0.0.1:5432/x", "redis": "redis://127.0.0.1:6379/13"},
     )
@@ -169,9 +179,23 @@ def test_service_urls_are_mapped_to_local_servers_and_nothing_else_changes():
 
 
 def test_container_commands_get_a_local_bind_and_the_virtualenvs_tools():
-    command = stack.localize_command(
+    command = compose.localize_command(
         ["gunicorn", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8080", "app"],
         bind="127.0.0.1:8301",
     )
-    assert command[0] == str(stack.VENV_BIN / "gunicorn")
+    assert command[0] == str(compose.VENV_BIN / "gunicorn")
     assert command[1:] == ["--config", "gunicorn.conf.py", "--bind", "127.0.0.1:8301", "app"]
+
+
+def test_free_port_is_one_nothing_holds():
+    port = ports.free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_free_port_passes_over_a_port_in_use_and_says_when_none_is_left():
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        taken = held.getsockname()[1]
+        with pytest.raises(StackError, match=f"no free port in {taken}..{taken}"):
+            ports.free_port(range(taken, taken + 1))
