@@ -6,6 +6,7 @@ browser does; the answers are requests' own responses, kept for the caller to ju
 
 from __future__ import annotations
 
+import html
 import re
 import secrets
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from scripts.stack import StackError
 HTTP_TIMEOUT_SECONDS = 10
 
 _CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-_MONSTER_PATH = re.compile(r'src="(/monster/[0-9a-f]{64}\?size=\d+)"')
+# The page names the art's revision in every image URL: ?size=N&amp;v=<revision>.
+_MONSTER_PATH = re.compile(r'src="(/monster/[0-9a-f]{64}\?size=\d+&amp;v=[\w.-]+)"')
 _STYLESHEET_PATH = re.compile(r'href="(/static/[^"]+\.css)"')
 
 
@@ -80,8 +82,8 @@ def smoke(base_url: str, name: str | None = None) -> SmokeReport:
         return SmokeReport(
             form=form,
             page=page,
-            monster_path=monster_path[1],
-            monsters=[get(monster_path[1]) for _ in range(2)],
+            monster_path=html.unescape(monster_path[1]),
+            monsters=[get(html.unescape(monster_path[1])) for _ in range(2)],
             stylesheet=get(stylesheet_path[1]),
             healthz=get("/healthz"),
             readyz=get("/readyz"),
