@@ -157,6 +157,8 @@ def seed_generations(
         with transaction.atomic():
             if use_copy:
                 with connection.cursor() as cursor:
+                    # A bulk load, not a request: DATABASE_STATEMENT_TIMEOUT_MS is not for it.
+                    cursor.execute("SET LOCAL statement_timeout = 0")
                     _copy_batch(cursor, batch)
             else:
                 Generation.objects.bulk_create(
@@ -167,6 +169,7 @@ def seed_generations(
             progress(inserted)
     if use_copy:
         # Fresh statistics, so the planner sees the new distribution at once.
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 0")
             cursor.execute(f"ANALYZE {connection.ops.quote_name(Generation._meta.db_table)}")
     return inserted
