@@ -18,6 +18,7 @@ from django.core.cache import caches
 
 from monsters.renderer import render
 from monsters.renderer.wsgi import app as renderer_app
+from tests.form_client import FormClient
 
 HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
@@ -56,6 +57,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             )
 
 
+@pytest.fixture
+def client() -> FormClient:
+    """pytest-django's client, posting forms as browsers do (urlencoded)."""
+    return FormClient()
+
+
+@pytest.fixture
+def admin_client(admin_user) -> FormClient:
+    """pytest-django's admin client, posting forms as browsers do (urlencoded)."""
+    client = FormClient()
+    client.force_login(admin_user)
+    return client
+
+
 @pytest.fixture(autouse=True)
 def empty_monster_cache() -> Iterator[None]:
     """Each test starts with the suite's own Redis database empty."""
@@ -83,6 +98,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's 5 drops connections under 32 warm workers
 
 
 class RendererServer:

@@ -4,9 +4,9 @@ import re
 from http import HTTPStatus
 
 import pytest
-from django.test import Client
 
 from monsters import identity, service
+from tests.form_client import FormClient
 
 pytestmark = pytest.mark.django_db
 
@@ -91,13 +91,13 @@ def test_markup_in_a_name_is_escaped(client):
 
 
 def test_post_without_csrf_token_is_refused():
-    client = Client(enforce_csrf_checks=True)
+    client = FormClient(enforce_csrf_checks=True)
     response = client.post("/", {"name": "Moby Dock"})
     assert response.status_code == HTTPStatus.FORBIDDEN
 
 
 def test_post_with_csrf_token_is_accepted():
-    client = Client(enforce_csrf_checks=True)
+    client = FormClient(enforce_csrf_checks=True)
     client.get("/")
     token = client.cookies["csrftoken"].value
     response = client.post("/", {"name": "Moby Dock", "csrfmiddlewaretoken": token})

@@ -27,7 +27,8 @@ def _get(url: str):
         connection.close()
 
 
-def test_32_concurrent_misses_of_one_new_image_make_one_render_and_one_row(bad_renderer):
+def test_32_concurrent_misses_of_one_new_image_make_one_render_and_one_row(bad_renderer, settings):
+    settings.RATE_LIMIT_MISS_BURST = 64  # one client here; the limit has tests of its own
     bad_renderer.mode = "slow"  # a real monster, after a pause
     bad_renderer.hang_seconds = 0.3
     url = f"/monster/{MOBY}?size=80"

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import Permission, User
-from django.test import Client
 from django.utils import timezone
 
 from monsters.models import Generation
+from tests.form_client import FormClient
 
 
 def hex_hash(seed: int | str) -> str:
@@ -52,24 +52,24 @@ def make_generations(make_generation) -> Callable[..., list[Generation]]:
     return make
 
 
-def _staff_client(username: str, permissions: list[str]) -> Client:
+def _staff_client(username: str, permissions: list[str]) -> FormClient:
     user = User.objects.create_user(username=username, password="pw-for-tests", is_staff=True)
     user.user_permissions.set(
         Permission.objects.filter(content_type__app_label="monsters", codename__in=permissions)
     )
-    client = Client()
+    client = FormClient()
     client.force_login(user)
     return client
 
 
 @pytest.fixture
-def viewer_client(db) -> Client:
+def viewer_client(db) -> FormClient:
     """A staff member who may view generations, nothing more."""
     return _staff_client("viewer", ["view_generation"])
 
 
 @pytest.fixture
-def deleter_client(db) -> Client:
+def deleter_client(db) -> FormClient:
     """A staff member who even holds the delete permission, but is not a superuser."""
     return _staff_client(
         "deleter", ["view_generation", "delete_generation", "change_generation", "add_generation"]
@@ -77,6 +77,6 @@ def deleter_client(db) -> Client:
 
 
 @pytest.fixture
-def outsider_client(db) -> Client:
+def outsider_client(db) -> FormClient:
     """A staff member without any permission on the audit log."""
     return _staff_client("outsider", [])
