@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -76,11 +78,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
+    "csp",
     "monsters",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Methods, body types and sizes, before anything reads a body or a CSRF token.
+    "monsters.middleware.RequestShapeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -88,7 +94,50 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+
+# Admin logins: after ADMIN_LOGIN_FAILURE_LIMIT failures for one user name, or from one
+# address, further attempts are refused (429) for ADMIN_LOGIN_COOLOFF_MINUTES, even
+# with the right password; `manage.py axes_reset` (or axes_reset_username /
+# axes_reset_ip) unlocks at once.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "monsters.clients.client_address"
+
+# A strict Content-Security-Policy: our own files only, no inline script or style.
+# Images are exempt from it (a PNG runs nothing) and embeddable anywhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Bodies: the largest is an admin action's form; the name form is a few hundred bytes.
+DATA_UPLOAD_MAX_MEMORY_SIZE = _env_int("REQUEST_BODY_MAX_BYTES", 16 * 1024, minimum=1024)
+
+# Rate limits per client (the address the trusted proxy saw), shared by all processes
+# through Redis. Renders (cache misses) cost; hits and 304s are never limited.
+RATE_LIMIT_MISSES_PER_MINUTE = _env_int("RATE_LIMIT_MISSES_PER_MINUTE", 120, minimum=1)
+RATE_LIMIT_MISS_BURST = _env_int("RATE_LIMIT_MISS_BURST", 30, minimum=1)
+RATE_LIMIT_NAMES_PER_MINUTE = _env_int("RATE_LIMIT_NAMES_PER_MINUTE", 300, minimum=1)
+RATE_LIMIT_NAME_BURST = _env_int("RATE_LIMIT_NAME_BURST", 60, minimum=1)
+# Proxies whose X-Forwarded-For is believed (as gunicorn's setting of the same name).
+FORWARDED_ALLOW_IPS = _env_list("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 ROOT_URLCONF = "identidock.urls"
 WSGI_APPLICATION = "identidock.wsgi.application"
@@ -221,11 +270,19 @@ STORAGES = {
     },
 }
 
-# Behind a TLS-terminating load balancer, set SECURE_PROXY_SSL_HEADER via this flag.
-if _env_bool("BEHIND_TLS_PROXY"):
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto, redirect plain HTTP to
+# HTTPS (not the probes, which the proxy's health checks send over plain HTTP), send
+# cookies over HTTPS only, and tell browsers to come back over HTTPS alone (HSTS).
+BEHIND_TLS_PROXY = _env_bool("BEHIND_TLS_PROXY")
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = _env_int("HSTS_SECONDS", 365 * 24 * 60 * 60)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

@@ -5,3 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("monsters.urls")),
 ]
+
+handler400 = "monsters.errors.bad_request"
+handler403 = "monsters.errors.permission_denied"
+handler404 = "monsters.errors.not_found"

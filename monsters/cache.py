@@ -205,10 +205,9 @@ def leadership(name: str, *, seconds: float) -> Iterator[Flight]:
                 local.release()
                 _local_locks.pop(name, None)
         return
+    # Making the lock object talks to nobody; only acquiring it is a call to Redis.
+    lock = cast(RedisCache, backend).lock(name, timeout=seconds, thread_local=False)
     try:
-        lock = _guarded(
-            lambda redis_cache: redis_cache.lock(name, timeout=seconds, thread_local=False)
-        )
         flight = Flight(bool(_guarded(lambda _: lock.acquire(blocking=False))))
     except CacheUnavailable:
         yield Flight(True)
@@ -222,6 +221,25 @@ def leadership(name: str, *, seconds: float) -> Iterator[Flight]:
 
 
 _local_locks: dict[str, threading.Lock] = {}
+
+
+class NoScripting(Exception):
+    """The cache is local memory: no Redis to run a script in."""
+
+
+def run_script(script: str, *, keys: list[str], args: list[object]) -> list[object]:
+    """Run a Lua script in the cache's Redis (keys get the cache's prefix), behind the
+    breaker. NoScripting without Redis, CacheUnavailable when Redis cannot answer."""
+    backend = _backend()
+    if not isinstance(backend, RedisCache):
+        raise NoScripting
+    prefixed = [str(backend.make_key(key)) for key in keys]
+
+    def run(_: BaseCache) -> list[object]:
+        client = get_redis_connection(CACHE_ALIAS)
+        return cast("list[object]", client.eval(script, len(prefixed), *prefixed, *args))
+
+    return _guarded(run)
 
 
 def backend_name() -> str:

@@ -12,6 +12,9 @@ import unicodedata
 from django.conf import settings
 
 MAX_NAME_LENGTH = 200
+# Format characters (zero-width space, RTL override, BOM) and spaces: a name made of
+# nothing else would look empty, and would share nothing a person could recognise.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp"})
 NAME_HASH_PATTERN = r"[0-9a-f]{64}"
 
 
@@ -29,4 +32,6 @@ def name_problem(name: str) -> str | None:
         return f"A name can be at most {MAX_NAME_LENGTH} characters (this one has {len(name)})."
     if any(unicodedata.category(char) in {"Cc", "Cs"} for char in name):
         return "A name cannot contain control characters."
+    if all(unicodedata.category(char) in INVISIBLE_CATEGORIES for char in name):
+        return "A name needs at least one visible character."
     return None

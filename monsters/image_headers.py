@@ -52,6 +52,8 @@ def image_headers(
     caching = [
         ("ETag", ref.etag),
         ("Cache-Control", cache_control(versioned=versioned, shared=shared)),
+        # Identicons are made to be embedded: on any site, in any browser.
+        ("Cross-Origin-Resource-Policy", "cross-origin"),
     ]
     if png is None:
         return [*caching, *_frame_options(), ("Content-Length", "0"), *_security(secure)]

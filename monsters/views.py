@@ -3,7 +3,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from http import HTTPStatus
+from urllib.parse import parse_qsl
 
+from csp.decorators import csp_exempt
+from django.conf import settings
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -15,7 +18,18 @@ from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
 
-from . import fast_images, identity, image_headers, links, service, sizes, sources
+from . import (
+    cache,
+    clients,
+    fast_images,
+    identity,
+    image_headers,
+    links,
+    rate_limit,
+    service,
+    sizes,
+    sources,
+)
 from .forms import DEFAULT_NAME, NameForm
 from .models import Generation
 
@@ -26,7 +40,13 @@ RETRY_AFTER_SECONDS = 5
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
-    form = NameForm(request.POST if request.method == "POST" else {"name": DEFAULT_NAME})
+    if request.method == "POST":
+        decision = rate_limit.take(_names_limit(), clients.client_address(request))
+        if not decision.allowed:
+            return _too_many(decision, "Too many names at once; please wait a moment.")
+        form = NameForm(request.POST, utf8=_is_utf8_form(request.body))
+    else:
+        form = NameForm({"name": DEFAULT_NAME})
     if not form.is_valid():
         return render(request, "monsters/home.html", {"form": form}, status=HTTPStatus.BAD_REQUEST)
     name_hash = identity.hash_name(form.cleaned_data["name"])
@@ -39,6 +59,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "monsters/home.html", context)
 
 
+@csp_exempt()  # a PNG runs nothing; the fast layer answers hits without CSP alike
 @require_safe
 def monster(request: HttpRequest, name_hash: str) -> HttpResponseBase:
     """The public image route, as the original app had it (plus `size` and `v`)."""
@@ -48,6 +69,7 @@ def monster(request: HttpRequest, name_hash: str) -> HttpResponseBase:
         origin=Generation.Origin.WEB,
         url_for=links.monster_url,
         shared=True,
+        limited=True,
     )
 
 
@@ -58,9 +80,12 @@ def serve_monster(
     origin: str,
     url_for: Callable[[str, int], str],
     shared: bool,
+    limited: bool,
 ) -> HttpResponseBase:
     """One image answer: 400 for a bad size, 302 from an old revision to `url_for`'s
-    current one, 304 for a matching ETag, else the PNG (503/504 when the renderer fails).
+    current one, 304 for a matching ETag, the PNG when cached, else a render: 429 when
+    the client is over its limit (`limited`), the PNG, or 503/504 when the renderer
+    fails.
     """
     try:
         size = sizes.parse_size(request.GET.get("size"))
@@ -84,12 +109,12 @@ def serve_monster(
         response = HttpResponseNotModified()
         headers = image_headers.image_headers(ref, png=None, cache_status="", **answer)
     else:
-        # The fast layer in front has just missed this key: do not ask the cache twice.
-        missed = request.META.get(fast_images.MISSED_KEY) == ref.key
         try:
-            identicon = service.get_identicon(ref, origin=origin, cache_checked=missed)
+            identicon = _identicon(request, ref, origin=origin, limited=limited)
         except sources.SourceError as exc:
             return _source_failure(exc)
+        except _OverLimit as over:
+            return _too_many(over.decision, "Too many new monsters at once; please wait a moment.")
         response = HttpResponse(identicon.png)
         headers = image_headers.image_headers(
             ref, png=identicon.png, cache_status=identicon.cache_status, **answer
@@ -97,6 +122,60 @@ def serve_monster(
     for header, value in headers:
         response[header] = value
     return response
+
+
+class _OverLimit(Exception):
+    def __init__(self, decision: rate_limit.Decision) -> None:
+        self.decision = decision
+
+
+def _identicon(
+    request: HttpRequest, ref: service.MonsterRef, *, origin: str, limited: bool
+) -> service.Identicon:
+    """The cached image, or a render if the client may have one (`_OverLimit` if not)."""
+    # The fast layer in front has just missed this key: do not ask the cache twice.
+    if request.META.get(fast_images.MISSED_KEY) != ref.key:
+        try:
+            png = service.cached_png(ref)
+        except cache.CacheUnavailable:
+            png = None  # rendered below, without the cache
+        if png is not None:
+            return service.Identicon(png=png, ref=ref, cache_status=service.HIT)
+    if limited:
+        decision = rate_limit.take(_misses_limit(), clients.client_address(request))
+        if not decision.allowed:
+            raise _OverLimit(decision)
+    return service.get_identicon(ref, origin=origin, cache_checked=True)
+
+
+def _misses_limit() -> rate_limit.Limit:
+    return rate_limit.Limit(
+        "misses", settings.RATE_LIMIT_MISSES_PER_MINUTE, settings.RATE_LIMIT_MISS_BURST
+    )
+
+
+def _names_limit() -> rate_limit.Limit:
+    return rate_limit.Limit(
+        "names", settings.RATE_LIMIT_NAMES_PER_MINUTE, settings.RATE_LIMIT_NAME_BURST
+    )
+
+
+def _too_many(decision: rate_limit.Decision, reason: str) -> HttpResponse:
+    response = _plain_text(f"{reason}\n", HTTPStatus.TOO_MANY_REQUESTS)
+    response["Cache-Control"] = image_headers.FAILURE_CACHE_CONTROL
+    for header, value in decision.headers():
+        response[header] = value
+    return response
+
+
+def _is_utf8_form(body: bytes) -> bool:
+    """Whether a form body decodes as UTF-8, percent-escapes included (Django would
+    turn invalid bytes into U+FFFD, so that different inputs shared one monster)."""
+    try:
+        parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
 
 
 @require_safe

@@ -32,6 +32,11 @@ OTHER_EVENTS_SHOWN = 50
 THUMBNAIL_SIZE = 40
 PREVIEW_SIZE = 160
 HEX_DIGITS = frozenset("0123456789abcdef")
+# What list_filter and date_hierarchy put into the changelist's query string.
+ALLOWED_LOOKUPS = frozenset(
+    {"source", "source__exact", "origin", "origin__exact", "size", "size__exact"}
+    | {f"created_at__{part}" for part in ("year", "month", "day")}
+)
 
 admin.site.site_header = "Identidock staff"
 admin.site.site_title = "Identidock staff"
@@ -225,6 +230,12 @@ class GenerationAdmin(admin.ModelAdmin):
             search,
         )
 
+    # Query-string lookups: only the filters the changelist offers, so a URL cannot ask
+    # for a full-table scan (`?name_hash__regex=...`). Anything else is a 400.
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        return lookup in ALLOWED_LOOKUPS
+
     # Search: a hash prefix or a name, never a scan of the whole log.
 
     def get_search_results(
@@ -324,6 +335,7 @@ class GenerationAdmin(admin.ModelAdmin):
             origin=Generation.Origin.ADMIN,
             url_for=links.staff_monster_url,
             shared=False,
+            limited=False,  # staff browsing a page of 100 thumbnails
         )
 
     def overview_view(self, request: HttpRequest) -> TemplateResponse:

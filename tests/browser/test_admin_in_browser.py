@@ -22,12 +22,16 @@ def _generate_monsters_for(pages, names: list[str]) -> None:
 
 def _thumbnails(page: Page) -> list[dict]:
     # Thumbnails load lazily and in parallel: wait until the browser is done with each.
-    page.wait_for_function(
-        "[...document.querySelectorAll('#result_list img')].every(img => img.complete)"
-    )
-    return page.locator("#result_list img").evaluate_all(
-        "imgs => imgs.map(img => ({complete: img.complete, width: img.naturalWidth, src: img.src}))"
-    )
+    # Polled from here: wait_for_function would eval() in the page, which its CSP forbids.
+    for _ in range(200):
+        thumbnails = page.locator("#result_list img").evaluate_all(
+            "imgs => imgs.map(img => ({complete: img.complete, width: img.naturalWidth,"
+            " src: img.src}))"
+        )
+        if all(thumbnail["complete"] for thumbnail in thumbnails):
+            return thumbnails
+        page.wait_for_timeout(50)
+    raise AssertionError(f"thumbnails still loading: {thumbnails}")
 
 
 def test_changelist_shows_thumbnails_that_loaded(pages, admin_user):

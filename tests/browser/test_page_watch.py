@@ -52,11 +52,33 @@ def test_watch_reports_a_console_error(pages):
 
 def test_watch_reports_a_request_that_fails(pages):
     page = pages.open("/")
-    port = _closed_port()  # nothing listens there
-    page.evaluate(f"fetch('http://127.0.0.1:{port}/').catch(() => null)")
+    # Same origin (the page's CSP refuses any other), cut off before it is answered.
+    page.evaluate(
+        """() => {
+            const stop = new AbortController();
+            const request = fetch('/readyz?cut-off', {signal: stop.signal}).catch(() => null);
+            stop.abort();
+            return request;
+        }"""
+    )
     page.wait_for_timeout(200)
     problems = _problems_then_clear(pages, page)
-    assert any(p.startswith("request failed: GET") and str(port) in p for p in problems)
+    assert any(p.startswith("request failed: GET") and "cut-off" in p for p in problems)
+
+
+def test_watch_reports_a_content_security_policy_violation(pages):
+    page = pages.open("/")
+    page.evaluate(
+        """() => {
+            const script = document.createElement('script');
+            script.textContent = 'document.title = "injected"';
+            document.body.append(script);
+        }"""
+    )
+    page.wait_for_timeout(200)
+    problems = _problems_then_clear(pages, page)
+    assert page.title() != "injected"  # the policy held
+    assert any("Content Security Policy" in p for p in problems)
 
 
 def test_an_expected_400_page_does_not_excuse_a_400_image(pages):

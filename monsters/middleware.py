@@ -1,0 +1,64 @@
+"""Request shape, checked before anything reads a body or a CSRF token.
+
+- Images and probes take GET and HEAD only: anything else is 405 with `Allow`, before
+  the CSRF check could turn it into a misleading 403.
+- A request body is a form (`application/x-www-form-urlencoded`) or nothing: multipart
+  and anything else is 415 before Django would parse it (and spool files to disk);
+  one larger than DATA_UPLOAD_MAX_MEMORY_SIZE is 413 before it is read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from http import HTTPStatus
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from . import identity
+
+FORM = "application/x-www-form-urlencoded"
+_READ_ONLY = re.compile(
+    rf"^/(monster/{identity.NAME_HASH_PATTERN}|healthz|readyz|favicon\.ico"
+    rf"|admin/monsters/generation/monster/{identity.NAME_HASH_PATTERN})$"
+)
+
+
+def plain_text(reason: str, status: int) -> HttpResponse:
+    """A one-line reason, never a page or a traceback."""
+    return HttpResponse(f"{reason}\n", content_type="text/plain; charset=utf-8", status=status)
+
+
+class RequestShapeMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = _refusal(request)
+        return refusal if refusal is not None else self.get_response(request)
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    if request.method not in ("GET", "HEAD") and _READ_ONLY.match(request.path_info):
+        response = plain_text(
+            f"{request.method} is not allowed here; use GET or HEAD.",
+            HTTPStatus.METHOD_NOT_ALLOWED,
+        )
+        response["Allow"] = "GET, HEAD"
+        return response
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    has_body = length != "0" or "HTTP_TRANSFER_ENCODING" in request.META
+    if not has_body:
+        return None
+    if request.content_type != FORM:
+        return plain_text(
+            f"Send the form as {FORM}, not {request.content_type or 'an unnamed type'}.",
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        )
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if length.isdigit() and int(length) > limit:
+        return plain_text(
+            f"The request body is larger than {limit} bytes.", HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        )
+    return None

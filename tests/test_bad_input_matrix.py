@@ -1,0 +1,177 @@
+"""Every bad input, in one place: each is answered with a 4xx and a one-line reason,
+never a 500, and leaves nothing cached and nothing audited."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from django.core.cache import caches
+
+from monsters import identity
+from monsters.models import Generation
+from tests.ports import free_port
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parent.parent
+MOBY = identity.hash_name("Moby Dock")
+FORM = "application/x-www-form-urlencoded"
+
+
+def nothing_cached_or_audited() -> bool:
+    return not caches["monsters"].keys("monster:*") and not Generation.objects.exists()
+
+
+def one_line_reason(response) -> str:
+    """The reason a refusal gives: the plain-text body, or the form's field error."""
+    if response["Content-Type"].startswith("text/plain"):
+        return response.content.decode()
+    errors = re.findall(r'<p class="field__error"[^>]*>([^<]*)</p>', response.content.decode())
+    assert len(errors) == 1, "the form shows exactly one error"
+    return errors[0] + "\n"
+
+
+NAMES = {
+    "empty": b"name=",
+    "whitespace": b"name=%20%20%09",
+    "201 characters": b"name=" + b"x" * 201,
+    "control character": b"name=bell%07",
+    "NUL": b"name=nul%00here",
+    "lone surrogate": b"name=%ED%A0%80",
+    "invalid UTF-8": b"name=%FF%FE",
+    "RTL override alone": b"name=%E2%80%AE",
+    "zero-width space alone": b"name=%E2%80%8B",
+    "1 MB": b"name=" + b"m" * (1024 * 1024),
+}
+
+
+@pytest.mark.parametrize("body", NAMES.values(), ids=NAMES.keys())
+def test_bad_names(client, renderer_server, body):
+    response = client.post("/", body, content_type=FORM)
+    assert HTTPStatus.BAD_REQUEST <= response.status_code < HTTPStatus.INTERNAL_SERVER_ERROR
+    assert one_line_reason(response).count("\n") == 1
+    assert len(response.content) < 20_000  # the page, never the input echoed whole
+    assert nothing_cached_or_audited()
+
+
+def test_a_multipart_file_instead_of_a_name(client, renderer_server):
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="name"; filename="big.bin"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n" + b"\0" * 100_000 + b"\r\n--b--\r\n"
+    )
+    response = client.post("/", body, content_type="multipart/form-data; boundary=b")
+    assert response.status_code == HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    assert one_line_reason(response).count("\n") == 1
+    assert nothing_cached_or_audited()
+
+
+HASHES = {
+    "63 characters": MOBY[:63],
+    "65 characters": MOBY + "0",
+    "uppercase": MOBY.upper(),
+    "not hex": "g" * 64,
+    "dot dot slash": "../" + MOBY[3:],
+    "encoded slash": "%2F" + MOBY[3:],
+    "encoded dots": "%2e%2e" + MOBY[6:],
+    "unicode digits": "\u0661" * 64,
+}
+
+
+@pytest.mark.parametrize("name_hash", HASHES.values(), ids=HASHES.keys())
+def test_bad_hashes(client, renderer_server, name_hash):
+    response = client.get(f"/monster/{name_hash}", {"size": 80})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert one_line_reason(response).count("\n") == 1
+    assert renderer_server.count == 0
+    assert nothing_cached_or_audited()
+
+
+SIZES = ["0", "15", "513", "-1", "1e3", "80abc", " 80", "\uff18\uff10", "9" * 20, "80.0", ""]
+
+
+@pytest.mark.parametrize("size", SIZES[:-1])
+def test_bad_sizes(client, renderer_server, size):
+    response = client.get(f"/monster/{MOBY}", {"size": size})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert one_line_reason(response).count("\n") == 1
+    assert "size must be" in response.content.decode()
+    assert renderer_server.count == 0
+    assert nothing_cached_or_audited()
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+@pytest.mark.parametrize("path", [f"/monster/{MOBY}", "/healthz", "/readyz"])
+def test_bad_methods(client, renderer_server, method, path):
+    response = getattr(client, method)(path)
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["Allow"] == "GET, HEAD"
+    assert one_line_reason(response).count("\n") == 1
+    assert nothing_cached_or_audited()
+
+
+# --- What only the HTTP server sees: oversized headers, under the shipped config ---------
+
+
+@pytest.fixture(scope="module")
+def gunicorn_url() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+        + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "identidock.wsgi"],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SECRET_KEY": "bad-input-matrix-only",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": "sqlite:///:memory:",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                process.poll()
+                assert process.returncode is None, "gunicorn exited"
+                subprocess.run(["sleep", "0.05"], check=True)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def raw_request(address: str, head: bytes) -> bytes:
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + b"".join(b"X-H%d: v\r\n" % n for n in range(200))
+        + b"\r\n",
+        b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    ],
+    ids=["one huge header", "too many headers", "huge request line"],
+)
+def test_oversized_headers_are_refused_by_the_server(gunicorn_url, head):
+    status_line = raw_request(gunicorn_url, head).split(b"\r\n", 1)[0]
+    status = int(status_line.split()[1])
+    assert HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR
