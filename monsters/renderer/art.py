@@ -1,4 +1,10 @@
-"""Turn an identifier into PNG bytes: sprite grid -> colours -> crisp scaling -> PNG."""
+"""Turn an identifier into PNG bytes: sprite grid -> crisp scaling -> palette PNG.
+
+The picture is a palette image from start to finish: one byte per pixel holding the
+cell's role, the monster's colours in the palette (`png_palette`) and the CLEAR role
+transparent. Scaling, centring and encoding then move a quarter of the bytes an RGBA
+image would, and the PNG is smaller; it decodes to exactly the same RGBA pixels.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,8 @@ import io
 
 from PIL import Image
 
-from monsters.renderer.palette import role_colours
-from monsters.renderer.parts import draw, traits_for
+from monsters.renderer.palette import CLEAR, png_palette
+from monsters.renderer.parts import draw_cells, traits_for
 from monsters.renderer.sprite import GRID
 
 # Bump whenever the pictures change: the web app puts this into its ETags and cache keys.
@@ -17,14 +23,19 @@ MIN_SIZE = 8
 MAX_SIZE = 1024
 DEFAULT_SIZE = 20
 
+# zlib's level for the PNG. Scaled pixel art is long runs and repeated rows, which the
+# default level (6) packs well and fast; 9 saves a few per cent for several times the
+# time (bench/renderer_bench.py prints the sizes).
+PNG_COMPRESS_LEVEL = 6
+
 
 def sprite_image(identifier: str) -> Image.Image:
-    """The monster at grid resolution (GRID x GRID, RGBA, one pixel per cell)."""
+    """The monster at grid resolution: a GRID x GRID palette image, one pixel per cell."""
     traits = traits_for(identifier)
-    colours = role_colours(traits.colour, traits.accent)
-    cells = draw(traits)
-    data = b"".join(colours[role] for row in cells for role in row)
-    return Image.frombytes("RGBA", (GRID, GRID), data)
+    image = Image.frombytes("P", (GRID, GRID), draw_cells(traits))
+    image.putpalette(png_palette(traits.colour, traits.accent))
+    image.info["transparency"] = CLEAR
+    return image
 
 
 def _check_dimension(name: str, value: int) -> None:
@@ -44,10 +55,14 @@ def render_canvas(identifier: str, width: int, height: int) -> bytes:
     side = GRID * (fit // GRID) if fit >= GRID else fit
     if side != GRID:
         sprite = sprite.resize((side, side), Image.Resampling.NEAREST)
-    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    canvas.paste(sprite, ((width - side) // 2, (height - side) // 2))
+    if width == height == side:
+        canvas = sprite
+    else:
+        canvas = Image.new("P", (width, height), CLEAR)
+        canvas.putpalette(sprite.palette)
+        canvas.paste(sprite, ((width - side) // 2, (height - side) // 2))
     out = io.BytesIO()
-    canvas.save(out, format="PNG")
+    canvas.save(out, format="PNG", transparency=CLEAR, compress_level=PNG_COMPRESS_LEVEL)
     return out.getvalue()
 
 
