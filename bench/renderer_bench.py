@@ -48,6 +48,7 @@ TARGET_RATIO = 0.4
 CEILING_ID = "renderer-bench-ceiling"
 CEILING_SIZE = 80
 IN_PROCESS_SIZES = (16, 80, 512)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 WRK_SCRIPT = """
 local threads = 0
@@ -123,7 +124,24 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _wrk(url: str, script: Path, seconds: float, threads: int, connections: int) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and all its descendants."""
+    pids, total = [pid], 0.0
+    while pids:
+        current = pids.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        pids.extend(int(child) for child in children)
+    return total
+
+
+def _wrk(
+    url: str, server: subprocess.Popen, script: Path, seconds: int, threads: int, connections: int
+) -> dict:
     command = [
         "wrk",
         f"-t{threads}",
@@ -135,7 +153,9 @@ def _wrk(url: str, script: Path, seconds: float, threads: int, connections: int)
         str(script),
         url,
     ]
+    cpu_before = _cpu_seconds(server.pid)
     output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
+    cpu = _cpu_seconds(server.pid) - cpu_before
     match = re.search(r"^RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", output.stdout, re.M)
     if match is None:
         raise SystemExit(f"wrk printed no result:\n{output.stdout}{output.stderr}")
@@ -145,6 +165,7 @@ def _wrk(url: str, script: Path, seconds: float, threads: int, connections: int)
         "p50_ms": p50 / 1000,
         "p99_ms": p99 / 1000,
         "errors": socket_errors + bad_status,
+        "cpu_ms": cpu * 1000 / max(requests, 1),
     }
 
 
@@ -174,8 +195,9 @@ def _in_process_child(number: int) -> None:
         def one_call(ids: Iterator[str] = ids, size: int = size) -> bytes:
             return render(next(ids), size)
 
-        # Best of five: the least disturbed by whatever else the machine is doing.
-        best = min(timeit.repeat(one_call, number=calls, repeat=5))
+        # CPU time, best of five: the least disturbed by whatever else the machine is doing.
+        timer = timeit.Timer(one_call, timer=time.process_time)
+        best = min(timer.repeat(number=calls, repeat=5))
         sizes = [len(render(f"png-size-{n}", size)) for n in range(200)]
         results[str(size)] = {"ms": best / calls * 1000, "bytes": statistics.mean(sizes)}
     json.dump(results, sys.stdout)
@@ -225,47 +247,62 @@ def main() -> None:
         if args.baseline:
             trees = {f"baseline {args.baseline}": _baseline_tree(args.baseline, directory), **trees}
         try:
-            servers = {}
-            process, servers["ceiling"] = _start(
-                ROOT, "bench.renderer_ceiling:app", {"RENDERER_CEILING_PNG": str(ceiling_png)}
-            )
-            processes.append(process)
+            servers = {
+                "ceiling": _start(
+                    ROOT, "bench.renderer_ceiling:app", {"RENDERER_CEILING_PNG": str(ceiling_png)}
+                )
+            }
+            processes.append(servers["ceiling"][0])
             for label, tree in trees.items():
-                process, servers[label] = _start(tree, "monsters.renderer.wsgi:app", {})
-                processes.append(process)
+                servers[label] = _start(tree, "monsters.renderer.wsgi:app", {})
+                processes.append(servers[label][0])
             print(
                 f"gunicorn -c gunicorn.conf.py (GUNICORN_MAX_REQUESTS=0) for each; wrk "
                 f"-t{args.threads} -c{args.connections} -d{args.seconds:g}s, new ids, "
                 f"size {args.size}, {args.rounds} rounds; ceiling: one {CEILING_SIZE} px PNG "
                 f"of {ceiling_png.stat().st_size} bytes"
             )
-            for url in servers.values():  # warm up every worker's imports and caches
-                _wrk(url, script, 1, args.threads, args.connections)
+            for process, url in servers.values():  # warm up every worker's caches
+                _wrk(url, process, script, 1, args.threads, args.connections)
             runs: dict[str, list[dict]] = {label: [] for label in servers}
             for number in range(1, args.rounds + 1):
                 line = [f"round {number}:"]
-                for label, url in servers.items():
-                    result = _wrk(url, script, args.seconds, args.threads, args.connections)
+                for label, (process, url) in servers.items():
+                    result = _wrk(
+                        url, process, script, args.seconds, args.threads, args.connections
+                    )
                     runs[label].append(result)
                     line.append(f"{label} {result['rps']:7.0f}/s")
                 print("  ".join(line), flush=True)
         finally:
             for process in processes:
                 _stop(process)
-        ceiling_rps = statistics.median(run["rps"] for run in runs["ceiling"])
-        print(f"\n{'':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6}")
+        # Each round's ratio is to the ceiling of that same round, then the median of those.
+        ratios = {
+            label: statistics.median(
+                run["rps"] / ceiling["rps"]
+                for run, ceiling in zip(results, runs["ceiling"], strict=True)
+            )
+            for label, results in runs.items()
+        }
+        print(
+            f"\n{'':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6}"
+            f" {'server CPU ms/req':>18}"
+        )
         for label, results in runs.items():
-            rps = statistics.median(run["rps"] for run in results)
-            p50 = statistics.median(run["p50_ms"] for run in results)
-            p99 = statistics.median(run["p99_ms"] for run in results)
+            rps, p50, p99, cpu = (
+                statistics.median(run[key] for run in results)
+                for key in ("rps", "p50_ms", "p99_ms", "cpu_ms")
+            )
             errors = sum(run["errors"] for run in results)
-            ratio = rps / ceiling_rps
-            print(f"{label:24} {rps:8.0f} {p50:8.2f} {p99:8.2f} {errors:7d} {ratio:6.2f}")
-        ratio = statistics.median(run["rps"] for run in runs["renderer"]) / ceiling_rps
-        verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
+            print(
+                f"{label:24} {rps:8.0f} {p50:8.2f} {p99:8.2f} {errors:7d} {ratios[label]:6.2f}"
+                f" {cpu:18.3f}"
+            )
+        verdict = "met" if ratios["renderer"] >= TARGET_RATIO else "NOT met"
         print(f"target {TARGET_RATIO} x ceiling for the renderer over HTTP: {verdict}")
 
-        print(f"\nin-process render(new id, size), best of 5 x {args.calls} calls:")
+        print(f"\nin-process render(new id, size), CPU time, best of 5 x {args.calls} calls:")
         print(f"{'':24}" + "".join(f" {f'{s} px ms':>9} {'bytes':>6}" for s in IN_PROCESS_SIZES))
         for label, tree in trees.items():
             timings = _in_process(tree, args.calls)
