@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from monsters.renderer import MAX_SIZE, MIN_SIZE, RENDERER_VERSION, render, render_canvas
-from monsters.renderer.palette import role_colours
+from monsters.renderer.art import BIT_DEPTH
+from monsters.renderer.palette import BLUSH, CLEAR, png_palette, role_colours
 from monsters.renderer.parts import MONSTER_COUNT, OPTION_COUNTS, Traits, draw, traits_for
 from monsters.renderer.sprite import GRID
 
@@ -149,6 +150,13 @@ def test_scaling_is_by_whole_cells() -> None:
 def test_sizes_below_the_grid_still_show_the_monster() -> None:
     image = decode(render(SAMPLE_ID, MIN_SIZE))
     assert image.getchannel("A").getbbox() is not None
+
+
+def test_every_cell_role_has_an_entry_in_the_png_palette() -> None:
+    assert BLUSH < 1 << BIT_DEPTH
+    # Entry 0 is the transparent one, and CLEAR pixels pad the rows' filter-type bytes.
+    assert CLEAR == 0
+    assert len(png_palette(0, 0)) == 3 * (BLUSH + 1)
 
 
 def test_renderer_version_is_a_short_string() -> None:
