@@ -50,8 +50,9 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its docstring)
+## bench: the benchmarks under bench/ (the renderer's needs wrk; the others a database and Redis db of their own: see each docstring)
 bench: $(VENV)/.base
+	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py

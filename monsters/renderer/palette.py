@@ -7,6 +7,8 @@ with each body colour by distance, so the horns and feet never blend into the bo
 
 from __future__ import annotations
 
+from functools import cache
+
 # Cell roles: the sprite grid stores these, the palette gives them colours.
 CLEAR = 0
 OUTLINE = 1
@@ -108,3 +110,14 @@ def role_colours(body_index: int, accent_index: int) -> tuple[bytes, ...]:
     for role, rgb in rgb_by_role.items():
         colours[role] = bytes((*rgb, 255))
     return tuple(colours)
+
+
+@cache
+def png_palette(body_index: int, accent_index: int) -> bytes:
+    """A PNG palette for a monster: entry n is the RGB of role n.
+
+    CLEAR's entry is black; the PNG makes it fully transparent (its tRNS chunk), so the
+    picture decodes to exactly the RGBA of `role_colours`. There are only
+    len(BODY_COLOURS) x ACCENTS_PER_BODY of them, so each is worked out once per process.
+    """
+    return b"".join(rgba[:3] for rgba in role_colours(body_index, accent_index))

@@ -525,11 +525,20 @@ def traits_for(identifier: str) -> Traits:
     return Traits(**picks)
 
 
-def draw(traits: Traits) -> Grid:
-    """The sprite grid of cell roles for these traits."""
+def _drawn_body(body: Body) -> bytes:
     sprite = Sprite()
-    body = BODIES[traits.body]
     draw_body(sprite, body)
+    return bytes(sprite.cells)
+
+
+# The body is drawn first, on an empty board, so each one is drawn once, at import.
+_DRAWN_BODIES: tuple[bytes, ...] = tuple(_drawn_body(body) for body in BODIES)
+
+
+def draw_cells(traits: Traits) -> bytes:
+    """The sprite's cell roles for these traits, one byte per cell, row by row."""
+    sprite = Sprite(_DRAWN_BODIES[traits.body])
+    body = BODIES[traits.body]
     PATTERNS[traits.pattern](sprite, body)
     CHEEKS[traits.cheeks](sprite, body)
     EYES[traits.eyes](sprite, body)
@@ -538,4 +547,9 @@ def draw(traits: Traits) -> Grid:
     ARMS[traits.arms](sprite, body)
     LEGS[traits.legs](sprite, body)
     sprite.add_outline()
-    return sprite.cells
+    return bytes(sprite.cells)
+
+
+def draw(traits: Traits) -> Grid:
+    """The sprite grid of cell roles for these traits, as rows."""
+    return Sprite(draw_cells(traits)).rows()

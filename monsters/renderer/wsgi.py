@@ -27,6 +27,9 @@ MAX_ID_LENGTH = 128
 _ID = re.compile(r"[A-Za-z0-9_.~-]+")
 # At most four digits: anything longer is out of range anyway, and int() stays cheap.
 _DIMENSION = re.compile(r"[0-9]{1,4}")
+# The query nearly every client sends; anything else goes through parse_qs.
+_SIZE_ONLY = re.compile(r"size=([0-9]{1,4})")
+_STATUS_LINES = {status: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 class BadRequest(ValueError):
@@ -43,7 +46,7 @@ def _respond(
 ) -> list[bytes]:
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
     headers.extend(extra_headers)
-    start_response(f"{status.value} {status.phrase}", headers)
+    start_response(_STATUS_LINES[status], headers)
     # HEAD gets the same headers as GET, Content-Length included, but no body.
     return [] if method == "HEAD" else [body]
 
@@ -60,16 +63,19 @@ def _text(
     return _respond(start_response, method, status, body, content_type, extra_headers)
 
 
+def _dimension_value(name: str, raw: str) -> int:
+    if not _DIMENSION.fullmatch(raw) or not MIN_SIZE <= int(raw) <= MAX_SIZE:
+        raise BadRequest(f"{name} must be an integer from {MIN_SIZE} to {MAX_SIZE}")
+    return int(raw)
+
+
 def _dimension(query: dict[str, list[str]], name: str, default: int) -> int:
     values = query.get(name)
     if not values:
         return default
     if len(values) > 1:
         raise BadRequest(f"{name} given more than once")
-    raw = values[0]
-    if not _DIMENSION.fullmatch(raw) or not MIN_SIZE <= int(raw) <= MAX_SIZE:
-        raise BadRequest(f"{name} must be an integer from {MIN_SIZE} to {MAX_SIZE}")
-    return int(raw)
+    return _dimension_value(name, values[0])
 
 
 def parse_monster_request(identifier: str, query_string: str) -> tuple[str, int, int]:
@@ -78,6 +84,12 @@ def parse_monster_request(identifier: str, query_string: str) -> tuple[str, int,
         raise BadRequest(f"id must be 1 to {MAX_ID_LENGTH} characters long")
     if not _ID.fullmatch(identifier):
         raise BadRequest("id may only contain letters, digits, '-', '_', '.' and '~'")
+    if not query_string:
+        return identifier, DEFAULT_SIZE, DEFAULT_SIZE
+    size_only = _SIZE_ONLY.fullmatch(query_string)
+    if size_only:
+        size = _dimension_value("size", size_only[1])
+        return identifier, size, size
     query = parse_qs(query_string, keep_blank_values=True)
     size = _dimension(query, "size", DEFAULT_SIZE)
     width = _dimension(query, "width", size)

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from monsters.renderer import MAX_SIZE, MIN_SIZE, RENDERER_VERSION, render, render_canvas
-from monsters.renderer.palette import role_colours
+from monsters.renderer.art import BIT_DEPTH
+from monsters.renderer.palette import BLUSH, CLEAR, png_palette, role_colours
 from monsters.renderer.parts import MONSTER_COUNT, OPTION_COUNTS, Traits, draw, traits_for
 from monsters.renderer.sprite import GRID
 
@@ -19,9 +20,9 @@ SAMPLE_ID = hashlib.sha256(b"UNIQUE_SALTJoe Bloggs").hexdigest()
 
 
 def decode(png: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(png))
-    image.load()
-    return image
+    """The picture's RGBA pixels, however the PNG stores them (RGBA, or a palette)."""
+    with Image.open(io.BytesIO(png)) as image:
+        return image.convert("RGBA")
 
 
 def sprite_bytes(traits: Traits) -> bytes:
@@ -34,13 +35,14 @@ def test_same_identifier_and_size_give_same_bytes() -> None:
 
 
 @pytest.mark.parametrize("size", [MIN_SIZE, 19, 20, 80, 123, MAX_SIZE])
-def test_output_is_an_rgba_png_of_exactly_the_requested_size(size: int) -> None:
+def test_output_is_a_png_with_transparency_of_exactly_the_requested_size(size: int) -> None:
     png = render(SAMPLE_ID, size)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    image = decode(png)
-    assert image.format == "PNG"
-    assert image.mode == "RGBA"
-    assert image.size == (size, size)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG"
+        assert image.size == (size, size)
+        # RGBA, or a palette with a transparent entry: both decode to RGBA pixels.
+        assert image.mode == "RGBA" or (image.mode == "P" and "transparency" in image.info)
 
 
 @pytest.mark.parametrize("size", [MIN_SIZE, 80, 123])
@@ -148,6 +150,13 @@ def test_scaling_is_by_whole_cells() -> None:
 def test_sizes_below_the_grid_still_show_the_monster() -> None:
     image = decode(render(SAMPLE_ID, MIN_SIZE))
     assert image.getchannel("A").getbbox() is not None
+
+
+def test_every_cell_role_has_an_entry_in_the_png_palette() -> None:
+    assert BLUSH < 1 << BIT_DEPTH
+    # Entry 0 is the transparent one, and CLEAR pixels pad the rows' filter-type bytes.
+    assert CLEAR == 0
+    assert len(png_palette(0, 0)) == 3 * (BLUSH + 1)
 
 
 def test_renderer_version_is_a_short_string() -> None:
