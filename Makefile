@@ -42,9 +42,11 @@ stack: $(VENV)/.dev
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## lint: ruff (lint and format check), then mypy with django-stubs (config in pyproject.toml)
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
@@ -71,4 +73,4 @@ brand-icons: $(VENV)/.base
 	$(PY) scripts/brand_icons.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -126,8 +126,9 @@ def localize(environment: Mapping[str, str], endpoints: Mapping[str, str]) -> di
     """Replace every URL that points at a compose service with that service's local URL."""
     local = {}
     for name, value in environment.items():
-        if _URL.match(value) and urllib.parse.urlsplit(value).hostname in endpoints:
-            value = endpoints[urllib.parse.urlsplit(value).hostname]
+        hostname = urllib.parse.urlsplit(value).hostname
+        if _URL.match(value) and hostname is not None and hostname in endpoints:
+            value = endpoints[hostname]
         local[name] = value
     return local
 
@@ -377,7 +378,7 @@ class Stack:
 
     def stop(self) -> dict[str, Exit]:
         """The web app first, then what it depends on, as compose stops them."""
-        exits = {}
+        exits: dict[str, Exit] = {}
         for name in ("identidock", "dnmonster"):
             if name in self.processes:
                 exits[name] = self.processes.pop(name).stop()

@@ -130,6 +130,8 @@ def renderer_server(_renderer_process_server: RendererServer, settings) -> Rende
 class _MisbehavingHandler(BaseHTTPRequestHandler):
     """Answers every request the way the server's `mode` says."""
 
+    server: MisbehavingServer
+
     def do_GET(self) -> None:  # noqa: N802
         mode = self.server.mode
         self.server.hits += 1

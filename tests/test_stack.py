@@ -23,7 +23,7 @@ SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"
 class StackRun:
     database_url: str
     report: dict
-    migrate: stack.Exit
+    migrate: stack.Exit | None  # None only when migrate never ran
     exits: dict[str, stack.Exit]
     generations: int
 
@@ -44,7 +44,7 @@ def stack_run(tmp_path_factory) -> StackRun:
             exits = running.stop()
         with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM monsters_generation")
-            generations = cursor.fetchone()[0]
+            (generations,) = cursor.fetchone() or (None,)
         connection.close()
     finally:
         stack.drop_database(database_url)

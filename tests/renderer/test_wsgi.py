@@ -74,7 +74,7 @@ def base_url() -> Iterator[str]:
             process.wait()
 
 
-def get(base_url: str, path: str, **params: object) -> requests.Response:
+def get(base_url: str, path: str, **params: str | int) -> requests.Response:
     return requests.get(base_url + path, params=params, timeout=REQUEST_TIMEOUT_SECONDS)
 
 
@@ -149,7 +149,7 @@ def test_longest_allowed_id_with_every_allowed_character_is_accepted(base_url: s
     ],
 )
 def test_bad_sizes_get_400_with_a_one_line_reason(
-    base_url: str, params: dict[str, object], reason: str
+    base_url: str, params: dict[str, str | int], reason: str
 ) -> None:
     response = get(base_url, f"/monster/{MONSTER_ID}", **params)
     assert response.status_code == HTTPStatus.BAD_REQUEST
