@@ -18,6 +18,7 @@ from django.core.cache import caches
 
 from monsters.renderer import render
 from monsters.renderer.wsgi import app as renderer_app
+from tests.ports import free_port
 
 HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
@@ -62,12 +63,6 @@ def empty_monster_cache() -> Iterator[None]:
     caches["monsters"].clear()
     yield
     caches["monsters"].clear()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -17,17 +17,11 @@ import pytest
 from django_redis import get_redis_connection
 
 from monsters.models import Generation
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A port where nothing listens: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import socket
 import time
 
 import pytest
@@ -19,6 +18,7 @@ from PIL import Image
 
 from monsters import cache, identity, renderer, service, warming
 from monsters.models import Generation
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -376,18 +376,12 @@ def test_a_local_memory_cache_is_warned_about(settings):
     assert "local memory" in err
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_an_unreachable_cache_stops_the_command_before_any_work(renderer_server, settings):
     settings.CACHES = {
         **settings.CACHES,
         "monsters": {
             **settings.CACHES["monsters"],
-            "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         },
     }
     status, _, err = warm_failing("Moby Dock")

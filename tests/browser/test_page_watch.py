@@ -3,16 +3,10 @@ really sees them: each test provokes one problem and then clears it."""
 
 from __future__ import annotations
 
-import socket
 from http import HTTPStatus
 
 from monsters import identity
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 def _problems_then_clear(pages, page) -> list[str]:
@@ -52,7 +46,7 @@ def test_watch_reports_a_console_error(pages):
 
 def test_watch_reports_a_request_that_fails(pages):
     page = pages.open("/")
-    port = _closed_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     page.evaluate(f"fetch('http://127.0.0.1:{port}/').catch(() => null)")
     page.wait_for_timeout(200)
     problems = _problems_then_clear(pages, page)

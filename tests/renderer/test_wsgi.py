@@ -16,16 +16,12 @@ import pytest
 import requests
 from PIL import Image
 
+from tests.ports import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 15
 REQUEST_TIMEOUT_SECONDS = 5
 MONSTER_ID = "9d19f9f3fabd63c76a2d1408e061de7ae453e8f42488dc5812948081f4035eba"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
@@ -44,7 +40,7 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     """gunicorn running `monsters.renderer.wsgi:app` on a free port, for this module."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
