@@ -103,13 +103,20 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The monster cache. Redis when REDIS_URL is set; an outage degrades to "no cache",
-# logged, rather than to errors. Local memory when unset.
+# logged, rather than to errors. Local memory when unset. CACHE_KEY_PREFIX lets several
+# deployments (or test runs) share one Redis database: `<prefix>:monster:v1:...`.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX", "").strip()
+if not re.fullmatch(r"[A-Za-z0-9._-]{0,40}", CACHE_KEY_PREFIX):
+    raise ImproperlyConfigured(
+        "CACHE_KEY_PREFIX may hold at most 40 letters, digits, '.', '_' and '-'."
+    )
 if REDIS_URL:
     _monster_cache = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "TIMEOUT": None,  # no expiry: Redis evicts least-recently-used entries
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
         "KEY_FUNCTION": "monsters.cache.make_key",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -123,6 +130,7 @@ else:
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "identidock-monsters",
         "TIMEOUT": None,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
         "KEY_FUNCTION": "monsters.cache.make_key",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     }

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from django.core.cache import caches
 
 from monsters.renderer import render
 from monsters.renderer.wsgi import app as renderer_app
+from tests import per_run
 from tests.ports import free_port
 
 HOW_TO_START = {
@@ -41,8 +41,13 @@ def _reachable(address: tuple[str, int]) -> bool:
         return False
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Stop at once, with the fix in one sentence, when a real service is missing."""
+    """Stop at once, with the fix in one sentence, when a real service is missing.
+
+    Then, in the run's first process (not in an xdist worker), lock this run's token
+    and sweep away what runs that were killed left behind (tests/per_run.py).
+    """
     needed = {
         "PostgreSQL": (os.environ["DATABASE_URL"], 5432, "DATABASE_URL"),
         "Redis": (os.environ["REDIS_URL"], 6379, "TEST_REDIS_URL"),
@@ -55,14 +60,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 f"(`{HOW_TO_START[service]}`) or point {variable} at a running one.",
                 returncode=3,
             )
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        per_run.hold_run_lock()
+        per_run.sweep_abandoned_runs()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    per_run.release_run_lock()
 
 
 @pytest.fixture(autouse=True)
 def empty_monster_cache() -> Iterator[None]:
-    """Each test starts with the suite's own Redis database empty."""
-    caches["monsters"].clear()
+    """Each test starts with none of this run's monsters cached; other runs' are kept."""
+    per_run.empty_monster_cache()
     yield
-    caches["monsters"].clear()
+    per_run.empty_monster_cache()
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
-from django_redis import get_redis_connection
 
 from monsters.models import Generation
+from tests import per_run
 from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +91,7 @@ def test_readyz_asks_the_renderer_for_one_tiny_monster(client, renderer_server):
 def test_readyz_writes_nothing(client, renderer_server):
     client.get("/readyz")
     assert not Generation.objects.exists()
-    assert get_redis_connection("monsters").dbsize() == 0
+    assert per_run.cached_keys() == []
 
 
 def test_readyz_is_never_cached(client, renderer_server):

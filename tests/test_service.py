@@ -24,7 +24,8 @@ def test_cache_key_follows_the_documented_schema():
 def test_entries_are_stored_in_redis_under_the_plain_key_without_expiry(renderer_server):
     service.get_identicon(identifier=MOBY, size=80)
     redis = caches["monsters"].client.get_client()
-    key = f"monster:v1:dnmonster:80:{MOBY}"
+    # Under the deployment's CACHE_KEY_PREFIX (each test run has one of its own).
+    key = f"{caches['monsters'].key_prefix}:monster:v1:dnmonster:80:{MOBY}"
     assert redis.exists(key) == 1
     assert redis.ttl(key) == -1  # no expiry: Redis evicts by LRU
 

@@ -15,6 +15,7 @@ import psycopg2
 import pytest
 
 from scripts import stack
+from tests import per_run
 
 SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"}
 
@@ -36,7 +37,12 @@ def stack_run(tmp_path_factory) -> StackRun:
         running = stack.Stack(
             database_url=database_url,
             redis_url=os.environ["REDIS_URL"],
-            variables={**SECRETS, "GUNICORN_WORKERS": "2"},
+            # The run's own cache keys: other test runs may share this Redis database.
+            variables={
+                **SECRETS,
+                "GUNICORN_WORKERS": "2",
+                "CACHE_KEY_PREFIX": per_run.cache_key_prefix(),
+            },
             log_dir=tmp_path_factory.mktemp("stack-logs"),
         )
         with running:

@@ -18,6 +18,7 @@ from PIL import Image
 
 from monsters import cache, identity, renderer, service, warming
 from monsters.models import Generation
+from tests import per_run
 from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,7 +105,7 @@ def test_byte_order_mark_at_the_start_of_a_file_is_not_part_of_the_first_name(
 def test_audit_log_rebuilds_a_lost_cache_at_the_recorded_sizes(renderer_server):
     service.get_identicon(identifier=MOBY, size=64)
     service.get_identicon(identifier=MOBY, size=120)
-    caches["monsters"].clear()  # Redis lost its contents
+    per_run.empty_monster_cache()  # Redis lost its contents
     renderer_server.requests.clear()
     out, _ = warm(from_audit_log=True)
     assert cached_png(MOBY, 64) is not None and cached_png(MOBY, 120) is not None
@@ -116,7 +117,7 @@ def test_audit_log_rebuilds_a_lost_cache_at_the_recorded_sizes(renderer_server):
 def test_audit_log_with_sizes_warms_every_recorded_hash_at_those_sizes(renderer_server):
     service.get_identicon(identifier=MOBY, size=64)
     service.get_identicon(identifier=MOBY, size=120)
-    caches["monsters"].clear()
+    per_run.empty_monster_cache()
     warm(from_audit_log=True, size=["200"])
     assert cached_png(MOBY, 200) is not None
     assert cached_png(MOBY, 64) is None and cached_png(MOBY, 120) is None
@@ -142,7 +143,7 @@ def test_since_limits_the_audit_log_to_generations_from_that_day_on(renderer_ser
 def test_names_file_and_audit_log_combine(renderer_server, tmp_path):
     from_log = identity.hash_name("from the log")
     service.get_identicon(identifier=from_log, size=64)
-    caches["monsters"].clear()
+    per_run.empty_monster_cache()
     out, _ = warm("Moby Dock", file=names_file(tmp_path, "Alice\n"), from_audit_log=True)
     assert cached_png(MOBY) is not None
     assert cached_png(identity.hash_name("Alice")) is not None
