@@ -38,9 +38,13 @@ run: $(VENV)/.base var/secret_key
 stack: $(VENV)/.dev
 	$(PY) scripts/stack.py --port $(PORT) $(STACK_ARGS)
 
-## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL)
+## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL), with
+## a coverage report that fails below the floor in pyproject.toml
 test: $(VENV)/.dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@# Coverage data in a directory of the run's own: two runs in one checkout never combine
+	@# each other's files.
+	data=$$(mktemp -d) && trap 'rm -rf "$$data"' EXIT && \
+		COVERAGE_FILE="$$data/.coverage" $(PY) -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
 
 ## lint: ruff (lint and format check), then mypy with django-stubs (config in pyproject.toml)
 lint: $(VENV)/.dev
