@@ -6,7 +6,6 @@ import contextlib
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import ThreadingMixIn
@@ -142,11 +141,11 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         mode = self.server.mode
         self.server.hits += 1
-        if mode == "hang":
-            time.sleep(self.server.hang_seconds)
+        if mode == "hang":  # garbage, after hang_seconds
+            self.server.released.wait(self.server.hang_seconds)
             self._send(200, "image/png", b"\x89PNG\r\n\x1a\n")
         elif mode == "slow":  # a real monster, after hang_seconds
-            time.sleep(self.server.hang_seconds)
+            self.server.released.wait(self.server.hang_seconds)
             parts = urlsplit(self.path)
             identifier = parts.path.rsplit("/", 1)[-1]
             size = int(parse_qs(parts.query).get("size", ["80"])[0])
@@ -160,6 +159,7 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
         elif mode == "huge":
             self._send(200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024))
         elif mode == "huge-undeclared":
+            self.server.answered += 1
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
             self.send_header("Connection", "close")
@@ -169,6 +169,7 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
             raise AssertionError(f"unknown mode {mode}")
 
     def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.server.answered += 1
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -187,8 +188,10 @@ class MisbehavingServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _MisbehavingHandler)
         self.mode = "error"
-        self.hits = 0
+        self.hits = 0  # requests received
+        self.answered = 0  # answers begun
         self.hang_seconds = 3.0
+        self.released = threading.Event()  # ends every hang at once
         self.url = f"http://127.0.0.1:{self.server_port}"
 
 
@@ -201,6 +204,7 @@ def bad_renderer(settings) -> Iterator[MisbehavingServer]:
     settings.DNMONSTER_URL = server.url
     settings.DNMONSTER_READ_TIMEOUT = 0.5
     yield server
+    server.released.set()
     server.shutdown()
     server.server_close()
 

@@ -32,8 +32,8 @@ def test_watch_reports_an_image_that_does_not_load(pages):
 
 def test_watch_reports_an_uncaught_script_error(pages):
     page = pages.open("/")
-    page.evaluate("setTimeout(() => { throw new Error('monster escaped'); })")
-    page.wait_for_timeout(50)
+    with page.expect_event("pageerror"):
+        page.evaluate("setTimeout(() => { throw new Error('monster escaped'); })")
     problems = _problems_then_clear(pages, page)
     assert any("page error" in p and "monster escaped" in p for p in problems)
 
@@ -47,8 +47,8 @@ def test_watch_reports_a_console_error(pages):
 def test_watch_reports_a_request_that_fails(pages):
     page = pages.open("/")
     port = free_port()  # nothing listens there
-    page.evaluate(f"fetch('http://127.0.0.1:{port}/').catch(() => null)")
-    page.wait_for_timeout(200)
+    with page.expect_event("requestfailed"):
+        page.evaluate(f"fetch('http://127.0.0.1:{port}/').catch(() => null)")
     problems = _problems_then_clear(pages, page)
     assert any(p.startswith("request failed: GET") and str(port) in p for p in problems)
 
