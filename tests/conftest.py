@@ -89,6 +89,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: 32 warming threads connecting at once on a
+    # busy machine overflow it, and the dropped connections time out.
+    request_queue_size = 128
 
 
 class RendererServer:
@@ -184,6 +187,7 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
 
 class MisbehavingServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # as _ThreadingWSGIServer's
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _MisbehavingHandler)
