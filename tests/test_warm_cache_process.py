@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,24 @@ def _database_url() -> str:
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
     return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_reaches_the_command() -> Iterator[None]:
+    """The command gets SIGINT as from a terminal, even when this run ignores it.
+
+    A run started in the background by a script (`make test &`) ignores SIGINT, and an
+    ignored signal stays ignored across exec, so the command would never see Ctrl-C;
+    a handler of this process's own is reset to the default in the child instead.
+    """
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _environment(renderer_url: str, read_timeout: float = 5.0) -> dict[str, str]:
