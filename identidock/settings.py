@@ -10,6 +10,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -190,15 +191,22 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The monster cache. Redis when REDIS_URL is set; an outage degrades to "no cache"
 # (X-Cache: BYPASS) rather than to errors: monsters/cache.py catches Redis's errors
 # itself, behind a breaker, instead of django-redis's IGNORE_EXCEPTIONS, which would
-# hide them. Local memory when unset.
+# hide them. Local memory when unset. CACHE_KEY_PREFIX lets several deployments (or
+# test runs) share one Redis database: `<prefix>:monster:v1:...`.
 REDIS_URL = _env_str("REDIS_URL")
 REDIS_CONNECT_TIMEOUT = _env_float("REDIS_CONNECT_TIMEOUT", 0.1)
 REDIS_TIMEOUT = _env_float("REDIS_TIMEOUT", 0.15)
+CACHE_KEY_PREFIX = _env_str("CACHE_KEY_PREFIX")
+if not re.fullmatch(r"[A-Za-z0-9._-]{0,40}", CACHE_KEY_PREFIX):
+    raise ImproperlyConfigured(
+        "CACHE_KEY_PREFIX may hold at most 40 letters, digits, '.', '_' and '-'."
+    )
 if REDIS_URL:
-    _monster_cache = {
+    _monster_cache: dict[str, Any] = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "TIMEOUT": None,  # no expiry: Redis evicts least-recently-used entries
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
         "KEY_FUNCTION": "monsters.cache.make_key",
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
@@ -211,10 +219,11 @@ else:
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "identidock-monsters",
         "TIMEOUT": None,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
         "KEY_FUNCTION": "monsters.cache.make_key",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "monsters": _monster_cache,
 }
@@ -258,7 +267,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -11,6 +11,7 @@ the row is logged at error level with every field, the last place it can go.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import threading
@@ -24,7 +25,6 @@ from django.core.cache import caches
 from django.db import Error as DatabaseError  # InterfaceError too: a closed connection
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 
@@ -177,7 +177,7 @@ def _from_fields(fields: dict[bytes, bytes]) -> Generation:
         origin=text["origin"],
         png_bytes=int(text["png_bytes"]),
         render_ms=float(text["render_ms"]),
-        created_at=parse_datetime(text["created_at"]),
+        created_at=datetime.datetime.fromisoformat(text["created_at"]),
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import redis
 from cachetools import LRUCache
@@ -108,7 +108,7 @@ def _breaker(backend: BaseCache) -> Breaker | None:
     if not isinstance(backend, RedisCache):
         return None  # local memory lives in this process: it cannot be down
     return breaker_for(
-        f"Redis cache {settings.CACHES[CACHE_ALIAS]['LOCATION']}",
+        f"Redis cache {_location()}",
         failures_to_open=settings.BREAKER_FAILURES,
         cool_down=settings.BREAKER_COOL_DOWN,
     )
@@ -130,6 +130,11 @@ def _guarded(operation: Callable[[BaseCache], T]) -> T:
         raise CacheUnavailable(f"the cache did not answer ({type(exc).__name__})") from exc
     breaker.succeeded()
     return result
+
+
+def _location() -> str:
+    alias: dict[str, Any] = settings.CACHES[CACHE_ALIAS]
+    return str(alias["LOCATION"])
 
 
 def get(key: str) -> bytes | None:
@@ -246,7 +251,7 @@ class NoScripting(Exception):
     """The cache is local memory: no Redis to run a script in."""
 
 
-def run_script(script: str, *, keys: list[str], args: list[object]) -> list[object]:
+def run_script(script: str, *, keys: list[str], args: list[float]) -> list[int]:
     """Run a Lua script in the cache's Redis (keys get the cache's prefix), behind the
     breaker. NoScripting without Redis, CacheUnavailable when Redis cannot answer."""
     backend = _backend()
@@ -254,9 +259,9 @@ def run_script(script: str, *, keys: list[str], args: list[object]) -> list[obje
         raise NoScripting
     prefixed = [str(backend.make_key(key)) for key in keys]
 
-    def run(_: BaseCache) -> list[object]:
+    def run(_: BaseCache) -> list[int]:
         client = get_redis_connection(CACHE_ALIAS)
-        return cast("list[object]", client.eval(script, len(prefixed), *prefixed, *args))
+        return [int(value) for value in client.eval(script, len(prefixed), *prefixed, *args)]
 
     return _guarded(run)
 

@@ -192,11 +192,11 @@ def _single_flight(ref: MonsterRef, *, origin: str, force: bool) -> Identicon:
         time.sleep(pause)
         pause = min(pause * 1.5, LAST_POLL_SECONDS)
         try:
-            png = cached_png(ref)
+            found = cached_png(ref)
         except cache.CacheUnavailable:
-            png = None
-        if png is not None:
-            return Identicon(png=png, ref=ref, cache_status=HIT)
+            found = None
+        if found is not None:
+            return Identicon(png=found, ref=ref, cache_status=HIT)
         if time.monotonic() >= deadline:  # the holder is stuck: render ourselves
             png, _, bypassed = _generate(ref, origin=origin, overwrite=force)
             return Identicon(png=png, ref=ref, cache_status=BYPASS if bypassed else MISS)

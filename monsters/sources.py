@@ -58,10 +58,13 @@ class RendererSkipped(SourceUnavailable):
 
 
 class Source(Protocol):
-    name: str  # recorded in the audit log
+    @property
+    def name(self) -> str: ...  # recorded in the audit log
+
     # Which art it draws: part of every cache key, ETag and image URL (`v=`), so it
     # changes whenever the bytes for a hash and size could change.
-    revision: str
+    @property
+    def revision(self) -> str: ...
 
     @property
     def address(self) -> str: ...  # where it is: its breaker's name

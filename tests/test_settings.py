@@ -46,3 +46,9 @@ def test_renderer_revision_with_characters_unfit_for_a_cache_key_is_refused():
     result = _load_settings(SECRET_KEY="x" * 50, DNMONSTER_REVISION="amouat 1.0:x")
     assert result.returncode != 0
     assert "DNMONSTER_REVISION may hold" in result.stderr
+
+
+def test_cache_key_prefix_with_characters_unfit_for_a_cache_key_is_refused():
+    result = _load_settings(SECRET_KEY="x" * 50, CACHE_KEY_PREFIX="two words")
+    assert result.returncode != 0
+    assert "CACHE_KEY_PREFIX may hold" in result.stderr
