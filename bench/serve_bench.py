@@ -427,33 +427,34 @@ class Site:
 
 
 def read_home_page(base_url: str, revision: str) -> Site:
-    """The monster URL's form from the page's <img src>, and a CSRF cookie and token.
-
-    Pages that do not put `v` in their URLs yet get the revision added, computed as the
-    app does (DNMONSTER_REVISION, since the renderer is over HTTP), so hits and 304s always
-    use the versioned URL.
-    """
+    """GET / once, as a first visitor: see `parse_home_page`."""
     response = requests.get(base_url + "/", timeout=10)
     response.raise_for_status()
-    page = response.text
+    return parse_home_page(response.text, response.cookies.get("csrftoken"), revision)
+
+
+def parse_home_page(page: str, csrf_cookie: str | None, revision: str) -> Site:
+    """The monster URL's form from the page's <img src>, and the CSRF cookie and token.
+
+    The query is the page's, at size=80; a page that does not put `v` in its URLs yet
+    gets `v=<revision>` (computed as the app does: DNMONSTER_REVISION, the renderer being
+    over HTTP), so hits and 304s always use a versioned URL.
+    """
     sources = [html.unescape(src) for src in re.findall(r'<img[^>]*\ssrc="([^"]+)"', page)]
-    monster = next((src for src in sources if src.startswith("/monster/")), None)
-    if monster is None:
+    monsters = [urlsplit(src) for src in sources if urlsplit(src).path.startswith("/monster/")]
+    if not monsters:
         raise RuntimeError(f"no <img src=/monster/...> on the home page; found {sources}")
-    parts = urlsplit(monster)
-    if not HEX64.fullmatch(parts.path.removeprefix("/monster/")):
-        raise RuntimeError(f"unexpected monster URL on the home page: {monster}")
-    query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    if query.get("size") != str(SIZE):
-        raise RuntimeError(f"the home page's monster is not size={SIZE}: {monster}")
+    if not HEX64.fullmatch(monsters[0].path.removeprefix("/monster/")):
+        raise RuntimeError(f"unexpected monster URL on the home page: {monsters[0].geturl()}")
+    query = dict(parse_qsl(monsters[0].query, keep_blank_values=True))
+    query["size"] = str(SIZE)
     query.setdefault("v", revision)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    cookie = response.cookies.get("csrftoken")
-    if not token or not cookie:
+    if not token or not csrf_cookie:
         raise RuntimeError("the home page set no CSRF cookie or form token")
     return Site(
         monster_query="?" + urlencode(query),
-        csrf_cookie=f"csrftoken={cookie}",
+        csrf_cookie=f"csrftoken={csrf_cookie}",
         csrf_token=token.group(1),
     )
 
