@@ -37,7 +37,8 @@ and SERVE_BENCH_REDIS_URL (default redis://127.0.0.1:6379/10). Needs wrk (apt-ge
 wrk). About 3 to 4 minutes with the defaults:
 
     .venv/bin/python bench/serve_bench.py [--duration 5] [--rounds 2] [--connections 32]
-        [--threads 2] [--hashes 1000] [--rss-hits 100000] [--redis-only-env NAME=VALUE]
+        [--threads 2] [--hashes 1000] [--rss-hits 100000] [--rss-max-seconds 100]
+        [--redis-only-env NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -530,23 +531,27 @@ class Target:
 
     scenario: str
     text: str
-    check: Callable[[dict[str, Measured]], tuple[bool, str]]
+    check: Callable[[dict[str, Measured]], tuple[bool, str, str]]  # passed, value, note
 
 
 def ratio_target(scenario: str, minimum: float, over: str = "ceiling") -> Target:
-    def _check(results: dict[str, Measured]) -> tuple[bool, str]:
+    def _check(results: dict[str, Measured]) -> tuple[bool, str, str]:
         ratio = results[scenario].rate / results[over].rate
-        return ratio >= minimum, f"{ratio:.2f}"
+        return ratio >= minimum, f"{ratio:.2f}", ""
 
     name = "ceiling" if over == "ceiling" else "renderer"
     return Target(scenario, f">= {minimum:.2f} x {name}", _check)
 
 
 def hit_tail_target() -> Target:
-    def _check(results: dict[str, Measured]) -> tuple[bool, str]:
-        hit = results["hit"]
-        tail = hit.percentile_ms(99) / hit.percentile_ms(50)
-        return tail <= HIT_P99_OVER_P50, f"{tail:.1f}"
+    def _check(results: dict[str, Measured]) -> tuple[bool, str, str]:
+        def tail(measured: Measured) -> float:
+            return measured.percentile_ms(99) / measured.percentile_ms(50)
+
+        # The ceiling's own tail is the machine's: a noisy host shows there first.
+        hit = tail(results["hit"])
+        note = f" (the ceiling's own: {tail(results['ceiling']):.1f})"
+        return hit <= HIT_P99_OVER_P50, f"{hit:.1f}", note
 
     return Target("hit", f"p99 <= {HIT_P99_OVER_P50:g} x p50", _check)
 
@@ -579,8 +584,8 @@ def render_table(scenarios: list[Scenario], results: dict[str, Measured]) -> lis
         verdicts = []
         for target in TARGETS:
             if target.scenario == scenario.key:
-                passed, value = target.check(results)
-                verdicts.append(f"{target.text}: {value} {'PASS' if passed else 'FAIL'}")
+                passed, value, note = target.check(results)
+                verdicts.append(f"{target.text}: {value} {'PASS' if passed else 'FAIL'}{note}")
         lines.append(row + ("   " + "; ".join(verdicts) if verdicts else ""))
     return lines
 
@@ -783,7 +788,7 @@ def parse_arguments(argv: Iterable[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2, help="seconds per server, unmeasured")
     parser.add_argument("--rss-hits", type=int, default=100_000)
     parser.add_argument(
-        "--rss-max-seconds", type=int, default=120, help="bound on the RSS run's duration"
+        "--rss-max-seconds", type=int, default=100, help="bound on the RSS run's duration"
     )
     parser.add_argument(
         "--redis-only-env",
@@ -816,6 +821,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     redis_url = os.environ.get("SERVE_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
     tuning = {k: v for k, v in sorted(os.environ.items()) if k.startswith("GUNICORN_")}
     started = time.monotonic()
+    load_before = os.getloadavg()[0]
 
     def start(name: str, app: str, environment: dict[str, str], ready: str = "/healthz"):
         return running(lambda: _start_server(name, app, environment, directory, ready))
@@ -869,8 +875,9 @@ def main(argv: Iterable[str] | None = None) -> int:
 
     output = ["", *render_table(scenarios, results), "", *memory, ""]
     output.append(
-        f"serve_bench: {time.monotonic() - started:.0f} s in all; "
-        f"raw wrk output in {directory.relative_to(ROOT)}/"
+        f"serve_bench: {time.monotonic() - started:.0f} s in all; load average (1 min) "
+        f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on "
+        f"{os.cpu_count()} CPUs; raw wrk output in {directory.relative_to(ROOT)}/"
     )
     print("\n".join(output))
     (directory / "table.txt").write_text("\n".join(output) + "\n")
