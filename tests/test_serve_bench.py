@@ -109,3 +109,16 @@ def test_each_target_is_judged_beside_its_row():
     assert ">= 0.80 x ceiling: 0.90 PASS" in table
     assert "p99 <= 3 x p50: 5.0 FAIL (the ceiling's own: 2.0)" in table
     assert ">= 0.50 x renderer: 0.10 FAIL" in table
+
+
+def test_cpu_time_is_read_from_proc_and_counted_per_request():
+    import os
+
+    before = serve_bench._cpu_seconds(os.getpid())
+    deadline = serve_bench.time.process_time() + 0.05
+    while serve_bench.time.process_time() < deadline:
+        pass
+    assert serve_bench._cpu_seconds(os.getpid()) > before
+    run = serve_bench.WrkRun.parse(_wrk_output(2000, 5.0, {1000: 2000}))
+    run.server_cpu_seconds = 1.0
+    assert serve_bench.Measured(runs=[run]).cpu_us == pytest.approx(500.0)
