@@ -59,12 +59,14 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## bench: the benchmarks under bench/ (the renderer's needs wrk; the others a database and Redis db of their own: see each docstring)
+## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its
+## docstring); serve_bench needs wrk (apt) and takes SERVE_BENCH_ARGS, e.g. "--duration 10"
 bench: $(VENV)/.base
 	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
+	$(PY) bench/serve_bench.py $(SERVE_BENCH_ARGS)
 
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
