@@ -32,3 +32,9 @@ READINESS_TTL = 0
 # point the cache at servers of their own. Production keeps its 0.1/0.15 s.
 CACHES["monsters"]["OPTIONS"]["SOCKET_CONNECT_TIMEOUT"] = 1.0  # noqa: F405
 CACHES["monsters"]["OPTIONS"]["SOCKET_TIMEOUT"] = 1.0  # noqa: F405
+# Creating and dropping test databases waits on other sessions on a busy server; the
+# request-path statement timeout is for requests, not for the suite's setup.
+if "options" in DATABASES["default"].get("OPTIONS", {}):  # noqa: F405
+    DATABASES["default"]["OPTIONS"]["options"] = "-c statement_timeout=60000"  # noqa: F405
+# On a machine this loaded, PostgreSQL itself can take over 2 s to accept a connection.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 10  # noqa: F405

@@ -28,8 +28,16 @@ from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 
 from .breaker import Breaker, breaker_for
+from .metrics import CACHE_LOOKUPS
 
 T = TypeVar("T")
+
+# The counters of the hot path, resolved once.
+_PROCESS_HIT = CACHE_LOOKUPS.labels("process", "hit")
+_PROCESS_MISS = CACHE_LOOKUPS.labels("process", "miss")
+_REDIS_HIT = CACHE_LOOKUPS.labels("redis", "hit")
+_REDIS_MISS = CACHE_LOOKUPS.labels("redis", "miss")
+_REDIS_BYPASS = CACHE_LOOKUPS.labels("redis", "bypass")
 
 CACHE_ALIAS = "monsters"
 
@@ -128,10 +136,21 @@ def get(key: str) -> bytes | None:
     """The PNG at `key`: from this process's tier, else one GET (which then fills the
     tier). None on a miss; CacheUnavailable when Redis cannot answer."""
     tier = process_tier()
-    if tier is not None and (png := tier.get(key)) is not None:
-        return png
-    png = cast("bytes | None", _guarded(lambda backend: backend.get(key)))
-    if tier is not None and png is not None:
+    if tier is not None:
+        if (png := tier.get(key)) is not None:
+            _PROCESS_HIT.inc()
+            return png
+        _PROCESS_MISS.inc()
+    try:
+        png = cast("bytes | None", _guarded(lambda backend: backend.get(key)))
+    except CacheUnavailable:
+        _REDIS_BYPASS.inc()
+        raise
+    if png is None:
+        _REDIS_MISS.inc()
+        return None
+    _REDIS_HIT.inc()
+    if tier is not None:
         tier.put(key, png)
     return png
 

@@ -31,6 +31,7 @@ from . import (
     sources,
 )
 from .forms import DEFAULT_NAME, NameForm
+from .metrics import RATE_LIMITED
 from .models import Generation
 
 PAGE_SIZE = 80
@@ -161,6 +162,7 @@ def _names_limit() -> rate_limit.Limit:
 
 
 def _too_many(decision: rate_limit.Decision, reason: str) -> HttpResponse:
+    RATE_LIMITED.labels(decision.limit.scope).inc()
     response = _plain_text(f"{reason}\n", HTTPStatus.TOO_MANY_REQUESTS)
     response["Cache-Control"] = image_headers.FAILURE_CACHE_CONTROL
     for header, value in decision.headers():
