@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 from django.conf import settings
+from django.core.management import get_commands, load_command_class
 
 from monsters.renderer import RENDERER_VERSION
 from scripts import k8s_check
@@ -597,8 +598,21 @@ def test_cronjobs_run_their_command_on_schedule_one_at_a_time(rendered, name, sc
     assert container["image"] == _web(resources)[1]["image"]
 
 
-def test_flush_audit_is_a_command_of_the_app():
-    assert (ROOT / "monsters" / "management" / "commands" / "flush_audit.py").exists()
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_manage_py_command_in_the_manifests_exists_and_takes_its_arguments(rendered, overlay):
+    commands = get_commands()
+    ran = []
+    for workload in _workloads(rendered[overlay]):
+        for container in _containers(_pod_template(workload)["spec"]):
+            command = container.get("command", [])
+            if command[:2] != ["python", "manage.py"]:
+                continue
+            name, *arguments = command[2:]
+            assert name in commands, name
+            parser = load_command_class(commands[name], name).create_parser("manage.py", name)
+            parser.parse_args(arguments)  # CommandError on an unknown argument
+            ran.append(name)
+    assert sorted(set(ran)) == ["flush_audit", "migrate", "prune_audit_log"]
 
 
 # --- Images, secrets, dev's stores -----------------------------------------------------
