@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run stack test lint format bench migrations-check contact-sheet screenshots brand-icons clean
+.PHONY: run stack test lint format bench migrations-check k8s-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ bench: $(VENV)/.base
 
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+## k8s-check: render deploy/k8s's overlays with `kubectl kustomize` (no cluster) and validate
+## every object against Kubernetes 1.32's schemas, offline (kubernetes-validate)
+k8s-check: $(VENV)/.dev
+	$(PY) -m scripts.k8s_check
 
 contact-sheet: $(VENV)/.base
 	$(PY) scripts/contact_sheet.py
