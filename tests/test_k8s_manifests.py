@@ -148,7 +148,9 @@ def _effective(pod_spec: dict, container: dict, key: str) -> Any:
 
 
 def _default(name: str, path: Path) -> int:
-    return int(re.search(rf'"{name}", (\d+)', path.read_text())[1])
+    found = re.search(rf'"{name}", (\d+)', path.read_text())
+    assert found, f"{name} has no default in {path.name}"
+    return int(found[1])
 
 
 # --- Rendering and validation ----------------------------------------------------------
