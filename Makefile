@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run stack test lint format bench migrations-check k8s-check contact-sheet screenshots brand-icons clean
+.PHONY: run stack test lint format bench observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,14 @@ bench: $(VENV)/.base
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
 	$(PY) bench/serve_bench.py $(SERVE_BENCH_ARGS)
+
+## observe: Prometheus (Debian's `prometheus`) on http://127.0.0.1:9090, scraping the metrics
+## of `make stack` (127.0.0.1:9100) with the alerting rules of deploy/prometheus/; Ctrl-C stops it
+observe:
+	@command -v prometheus >/dev/null || { echo "prometheus is missing: apt-get install -y prometheus"; exit 1; }
+	mkdir -p var/prometheus
+	prometheus --config.file=deploy/prometheus/prometheus.yml --storage.tsdb.path=var/prometheus \
+		--web.listen-address=127.0.0.1:9090
 
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
