@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 from collections.abc import Iterable
 from contextvars import ContextVar
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .metrics import REQUESTS
@@ -33,6 +34,12 @@ _ROUTES = (
 )
 
 
+@cache
+def _counter(route: str, status: str) -> Any:
+    """The request counter's child for a label pair, resolved once (both are few)."""
+    return REQUESTS.labels(route, status)
+
+
 def route_of(path: str) -> str:
     for route, pattern in _ROUTES:
         if pattern.match(path):
@@ -46,11 +53,11 @@ class RequestContext:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         given = environ.get("HTTP_X_REQUEST_ID", "")
-        request_id = given if _PLAUSIBLE_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = given if _PLAUSIBLE_ID.fullmatch(given) else secrets.token_hex(16)
         route = route_of(environ.get("PATH_INFO", ""))
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            REQUESTS.labels(route, status[:3]).inc()
+            _counter(route, status[:3]).inc()
             headers.append(("X-Request-ID", request_id))
             return start_response(status, headers, exc_info)
 
