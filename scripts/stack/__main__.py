@@ -62,7 +62,11 @@ def main() -> int:
     )
     # Until the servers are up, Ctrl-C aborts; afterwards it asks for a graceful stop.
     with stack:
-        print(f"Identidock on {stack.url}, its renderer on {stack.renderer_url}", flush=True)
+        print(
+            f"Identidock on {stack.url} (nginx), gunicorn on {stack.web_url} behind it, "
+            f"its renderer on {stack.renderer_url}",
+            flush=True,
+        )
         passed = True
         if args.check:
             passed = _print_smoke(smoke(stack.url))
