@@ -4,9 +4,13 @@ Every generation gets an event id (a UUID, unique in the table) when it is made.
 is written straight to PostgreSQL when it can be; when the database fails (or its
 breaker is open after repeated failures), the row goes to a durable queue, a Redis
 stream, and a background thread of this process writes it once the database is back.
-`manage.py flush_audit` drains the queue on demand. Replays insert with ON CONFLICT DO
-NOTHING on the event id, so writing a row twice leaves one row. When Redis is down too,
-the row is logged at error level with every field, the last place it can go.
+The process that queued a row may be gone by then (gunicorn replaces workers every
+GUNICORN_MAX_REQUESTS, a deploy replaces them all), so any process whose own write goes
+through also looks at the queue, at most every QUEUE_CHECK_SECONDS, and starts its
+flusher when rows wait. `manage.py flush_audit` drains the queue on demand. Replays
+insert with ON CONFLICT DO NOTHING on the event id, so writing a row twice leaves one
+row. When Redis is down too, the row is logged at error level with every field, the
+last place it can go.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +42,7 @@ QUEUE_NAME = "audit:queue"
 LOCK_NAME = "audit:flush"
 FLUSH_BATCH = 500
 RETRY_SECONDS = 2.0
+QUEUE_CHECK_SECONDS = 10.0
 FIELDS = ("event_id", "name_hash", "size", "source", "origin", "png_bytes", "render_ms")
 
 
@@ -74,6 +80,7 @@ def record(generations: list[Generation]) -> None:
             logger.info("Audit rows queued: the database failed (%s)", type(exc).__name__)
         else:
             breaker.succeeded()
+            _flush_if_rows_wait()
             return
     _enqueue(generations)
 
@@ -179,6 +186,25 @@ def _from_fields(fields: dict[bytes, bytes]) -> Generation:
 
 _flusher: threading.Thread | None = None
 _flusher_lock = threading.Lock()
+_last_queue_check = 0.0  # time.monotonic() of this process's last look at the queue
+
+
+def _flush_if_rows_wait() -> None:
+    """The database has just taken a row: when rows wait in the queue (queued by this
+    process or by one that has exited since), start this process's flusher. One XLEN,
+    at most every QUEUE_CHECK_SECONDS per process."""
+    global _last_queue_check
+    now = time.monotonic()
+    if now - _last_queue_check < QUEUE_CHECK_SECONDS:
+        return
+    _last_queue_check = now
+    try:
+        waiting = queue_length()
+    except (redis.RedisError, OSError) as exc:  # the queue is for another time
+        logger.debug("Audit queue not checked: %s", exc)
+        return
+    if waiting:
+        _start_flusher()
 
 
 def _start_flusher() -> None:
