@@ -30,11 +30,14 @@ run: $(VENV)/.base var/secret_key
 	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
 	$(LOCAL_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	@# One process: the local-memory cache lives in a process, so more would not share it.
+	@# No proxy in front, so a client slow to send its request holds a thread meanwhile:
+	@# 32 threads keep a handful of those from stalling it. Expose `make stack` or
+	@# compose (nginx in front), never this, to a network.
 	$(LOCAL_ENV) $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) \
-		--workers 1 --threads 8 identidock.wsgi
+		--workers 1 --threads 32 identidock.wsgi
 
 ## stack: the docker-compose topology without Docker: renderer + migrate + identidock under
-## gunicorn, against the local PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
+## gunicorn behind nginx, against the local PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
 stack: $(VENV)/.dev
 	$(PY) -m scripts.stack --port $(PORT) $(STACK_ARGS)
 
@@ -50,11 +53,15 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its docstring)
-bench: $(VENV)/.base
+## bench: the benchmarks under bench/ (each uses a database and Redis of its own: see its docstring;
+## the slow-client and fault benches run the stack, which needs the dev requirements and nginx)
+bench: $(VENV)/.dev
 	$(PY) bench/warm_bench.py
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
+	$(PY) bench/slow_clients_bench.py
+	$(PY) bench/slow_clients_bench.py --direct
+	$(PY) bench/fault_bench.py
 
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
