@@ -42,6 +42,7 @@ QUEUE_NAME = "audit:queue"
 LOCK_NAME = "audit:flush"
 FLUSH_BATCH = 500
 RETRY_SECONDS = 2.0
+FLUSHER_LOCK_WAIT = 5.0  # a background flusher tries again RETRY_SECONDS later
 QUEUE_CHECK_SECONDS = 10.0
 FIELDS = ("event_id", "name_hash", "size", "source", "origin", "png_bytes", "render_ms")
 
@@ -91,15 +92,17 @@ def queue_length() -> int:
     return int(client.xlen(_queue_key())) if client is not None else 0
 
 
-def flush_queue() -> FlushReport:
-    """Write every queued event, oldest first, idempotently; one flusher at a time.
+def flush_queue(*, wait: float = FLUSHER_LOCK_WAIT) -> FlushReport:
+    """Write every queued event, oldest first, idempotently; one flusher at a time,
+    waiting at most `wait` seconds for the one before.
 
-    Raises DatabaseError when the database still cannot take them (they stay queued)."""
+    Raises DatabaseError when the database still cannot take them (they stay queued),
+    redis.exceptions.LockError when another flusher kept the queue for `wait` seconds."""
     client = _redis()
     if client is None:
         return FlushReport(written=0, replayed=0, left=0)
     written = replayed = 0
-    lock = client.lock(_key(LOCK_NAME), timeout=60, blocking_timeout=5)
+    lock = _flush_lock(client, wait=wait)
     with lock:
         while entries := client.xrange(_queue_key(), count=FLUSH_BATCH):
             rows = [_from_fields(fields) for _, fields in entries]
@@ -107,7 +110,21 @@ def flush_queue() -> FlushReport:
             written += inserted
             replayed += len(rows) - inserted
             client.xdel(_queue_key(), *[entry_id for entry_id, _ in entries])
+            lock.reacquire()  # one more batch: the lock lasts lock_seconds() from now
     return FlushReport(written=written, replayed=replayed, left=queue_length())
+
+
+def lock_seconds() -> float:
+    """How long the flush lock outlives a flusher that stops renewing it: one batch at
+    most (a database connect, one INSERT, one XDEL), with room to spare. A flusher whose
+    process exits mid-flush (gunicorn replaces workers every GUNICORN_MAX_REQUESTS)
+    holds up the others no longer than this."""
+    statement = settings.DATABASE_STATEMENT_TIMEOUT_MS / 1000 or 60.0  # 0: no limit
+    return float(settings.DATABASE_CONNECT_TIMEOUT + statement + 5)
+
+
+def _flush_lock(client: Any, *, wait: float) -> Any:
+    return client.lock(_key(LOCK_NAME), timeout=lock_seconds(), blocking_timeout=wait)
 
 
 def _flush_when_allowed() -> FlushReport | None:
