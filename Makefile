@@ -30,11 +30,14 @@ run: $(VENV)/.base var/secret_key
 	$(LOCAL_ENV) $(PY) manage.py migrate --noinput
 	$(LOCAL_ENV) $(PY) manage.py collectstatic --noinput --verbosity 0
 	@# One process: the local-memory cache lives in a process, so more would not share it.
+	@# No proxy in front, so a client slow to send its request holds a thread meanwhile:
+	@# 32 threads keep a handful of those from stalling it. Expose `make stack` or
+	@# compose (nginx in front), never this, to a network.
 	$(LOCAL_ENV) $(VENV)/bin/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) \
-		--workers 1 --threads 8 identidock.wsgi
+		--workers 1 --threads 32 identidock.wsgi
 
 ## stack: the docker-compose topology without Docker: renderer + migrate + identidock under
-## gunicorn, against the local PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
+## gunicorn behind nginx, against the local PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
 stack: $(VENV)/.dev
 	$(PY) -m scripts.stack --port $(PORT) $(STACK_ARGS)
 
@@ -60,13 +63,17 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 
 ## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its
-## docstring); serve_bench needs wrk (apt) and takes SERVE_BENCH_ARGS, e.g. "--duration 10"
-bench: $(VENV)/.base
+## docstring); serve_bench needs wrk (apt) and takes SERVE_BENCH_ARGS, e.g. "--duration 10";
+## the slow-client and fault benches run the stack, which needs the dev requirements and nginx
+bench: $(VENV)/.dev
 	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
 	$(PY) bench/serve_bench.py $(SERVE_BENCH_ARGS)
+	$(PY) bench/slow_clients_bench.py
+	$(PY) bench/slow_clients_bench.py --direct
+	$(PY) bench/fault_bench.py
 
 ## observe: Prometheus (Debian's `prometheus`) on http://127.0.0.1:9090, scraping the metrics
 ## of `make stack` (127.0.0.1:9100) with the alerting rules of deploy/prometheus/; Ctrl-C stops it

@@ -4,9 +4,13 @@ Every generation gets an event id (a UUID, unique in the table) when it is made.
 is written straight to PostgreSQL when it can be; when the database fails (or its
 breaker is open after repeated failures), the row goes to a durable queue, a Redis
 stream, and a background thread of this process writes it once the database is back.
-`manage.py flush_audit` drains the queue on demand. Replays insert with ON CONFLICT DO
-NOTHING on the event id, so writing a row twice leaves one row. When Redis is down too,
-the row is logged at error level with every field, the last place it can go.
+The process that queued a row may be gone by then (gunicorn replaces workers every
+GUNICORN_MAX_REQUESTS, a deploy replaces them all), so any process whose own write goes
+through also looks at the queue, at most every QUEUE_CHECK_SECONDS, and starts its
+flusher when rows wait. `manage.py flush_audit` drains the queue on demand. Replays
+insert with ON CONFLICT DO NOTHING on the event id, so writing a row twice leaves one
+row. When Redis is down too, the row is logged at error level with every field, the
+last place it can go.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import datetime
 import json
 import logging
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +44,8 @@ QUEUE_NAME = "audit:queue"
 LOCK_NAME = "audit:flush"
 FLUSH_BATCH = 500
 RETRY_SECONDS = 2.0
+FLUSHER_LOCK_WAIT = 5.0  # a background flusher tries again RETRY_SECONDS later
+QUEUE_CHECK_SECONDS = 10.0
 FIELDS = ("event_id", "name_hash", "size", "source", "origin", "png_bytes", "render_ms")
 
 
@@ -77,6 +84,7 @@ def record(generations: list[Generation]) -> None:
         else:
             breaker.succeeded()
             AUDIT_ROWS.labels("written").inc(len(generations))
+            _flush_if_rows_wait()
             return
     _enqueue(generations)
 
@@ -87,15 +95,17 @@ def queue_length() -> int:
     return int(client.xlen(_queue_key())) if client is not None else 0
 
 
-def flush_queue() -> FlushReport:
-    """Write every queued event, oldest first, idempotently; one flusher at a time.
+def flush_queue(*, wait: float = FLUSHER_LOCK_WAIT) -> FlushReport:
+    """Write every queued event, oldest first, idempotently; one flusher at a time,
+    waiting at most `wait` seconds for the one before.
 
-    Raises DatabaseError when the database still cannot take them (they stay queued)."""
+    Raises DatabaseError when the database still cannot take them (they stay queued),
+    redis.exceptions.LockError when another flusher kept the queue for `wait` seconds."""
     client = _redis()
     if client is None:
         return FlushReport(written=0, replayed=0, left=0)
     written = replayed = 0
-    lock = client.lock(_key(LOCK_NAME), timeout=60, blocking_timeout=5)
+    lock = _flush_lock(client, wait=wait)
     with lock:
         while entries := client.xrange(_queue_key(), count=FLUSH_BATCH):
             rows = [_from_fields(fields) for _, fields in entries]
@@ -104,7 +114,21 @@ def flush_queue() -> FlushReport:
             replayed += len(rows) - inserted
             AUDIT_ROWS.labels("replayed").inc(inserted)
             client.xdel(_queue_key(), *[entry_id for entry_id, _ in entries])
+            lock.reacquire()  # one more batch: the lock lasts lock_seconds() from now
     return FlushReport(written=written, replayed=replayed, left=queue_length())
+
+
+def lock_seconds() -> float:
+    """How long the flush lock outlives a flusher that stops renewing it: one batch at
+    most (a database connect, one INSERT, one XDEL), with room to spare. A flusher whose
+    process exits mid-flush (gunicorn replaces workers every GUNICORN_MAX_REQUESTS)
+    holds up the others no longer than this."""
+    statement = settings.DATABASE_STATEMENT_TIMEOUT_MS / 1000 or 60.0  # 0: no limit
+    return float(settings.DATABASE_CONNECT_TIMEOUT + statement + 5)
+
+
+def _flush_lock(client: Any, *, wait: float) -> Any:
+    return client.lock(_key(LOCK_NAME), timeout=lock_seconds(), blocking_timeout=wait)
 
 
 def _flush_when_allowed() -> FlushReport | None:
@@ -185,6 +209,25 @@ def _from_fields(fields: dict[bytes, bytes]) -> Generation:
 
 _flusher: threading.Thread | None = None
 _flusher_lock = threading.Lock()
+_last_queue_check = 0.0  # time.monotonic() of this process's last look at the queue
+
+
+def _flush_if_rows_wait() -> None:
+    """The database has just taken a row: when rows wait in the queue (queued by this
+    process or by one that has exited since), start this process's flusher. One XLEN,
+    at most every QUEUE_CHECK_SECONDS per process."""
+    global _last_queue_check
+    now = time.monotonic()
+    if now - _last_queue_check < QUEUE_CHECK_SECONDS:
+        return
+    _last_queue_check = now
+    try:
+        waiting = queue_length()
+    except (redis.RedisError, OSError) as exc:  # the queue is for another time
+        logger.debug("Audit queue not checked: %s", exc)
+        return
+    if waiting:
+        _start_flusher()
 
 
 def _start_flusher() -> None:

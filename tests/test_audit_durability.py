@@ -136,6 +136,85 @@ def test_queued_rows_are_written_by_the_process_itself_once_the_database_is_back
     assert written.is_set()
 
 
+def test_rows_queued_by_a_process_that_is_gone_are_written_once_a_row_goes_through(
+    renderer_server, empty_queue, monkeypatch
+):
+    # As a web process leaves them when it is replaced (max_requests, a deploy) before
+    # the database is back: in the queue, with no flusher of this process to write them.
+    if audit._flusher is not None:
+        audit._flusher.join(10)
+    left_behind = [
+        audit.new_generation(
+            name_hash=f"{n:064x}", size=80, source="builtin", origin="web", png_bytes=1, render_ms=1
+        )
+        for n in range(5)
+    ]
+    for generation in left_behind:
+        audit._redis().xadd(audit._queue_key(), audit._to_fields(generation))
+    monkeypatch.setattr(audit, "_last_queue_check", 0.0)  # a process that has not looked yet
+    audit.record(
+        [
+            audit.new_generation(
+                name_hash="b" * 64,
+                size=80,
+                source="builtin",
+                origin="web",
+                png_bytes=1,
+                render_ms=1,
+            )
+        ]
+    )
+    written = threading.Event()
+    for _ in range(100):  # the flusher retries every couple of seconds
+        if rows() == 6 and audit.queue_length() == 0:
+            written.set()
+            break
+        written.wait(0.1)
+    assert written.is_set(), (rows(), audit.queue_length())
+
+
+def test_a_flusher_that_died_holding_the_lock_holds_up_flush_audit_only_briefly(
+    renderer_server, empty_queue, monkeypatch
+):
+    # A web process's flusher takes the lock, and its process exits mid-flush (gunicorn
+    # replaces workers every GUNICORN_MAX_REQUESTS): nobody ever releases the lock.
+    monkeypatch.setattr(audit, "lock_seconds", lambda: 1.0)
+    client = audit._redis()
+    assert audit._flush_lock(client, wait=0).acquire()
+    for n in range(3):
+        generation = audit.new_generation(
+            name_hash=f"{n:064x}", size=80, source="builtin", origin="web", png_bytes=1, render_ms=1
+        )
+        client.xadd(audit._queue_key(), audit._to_fields(generation))
+    assert "wrote 3 queued audit rows" in flush()
+    assert rows() == 3
+
+
+def test_flush_audit_says_so_when_another_process_is_writing_the_queue(
+    renderer_server, empty_queue, monkeypatch
+):
+    monkeypatch.setattr(audit, "lock_seconds", lambda: 1.0)
+    busy = audit._redis().lock(
+        audit._key(audit.LOCK_NAME), timeout=audit.lock_seconds(), thread_local=False
+    )
+    assert busy.acquire()
+    stop = threading.Event()
+
+    def keep_writing() -> None:  # a live flusher renews its lock batch after batch
+        while not stop.wait(0.3):
+            busy.reacquire()
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        with pytest.raises(CommandError, match="another process is writing the queue"):
+            call_command("flush_audit", stdout=io.StringIO())
+    finally:
+        stop.set()
+        writer.join()
+        busy.release()
+
+
 def test_flush_audit_says_so_when_the_database_still_refuses(
     client, renderer_server, database, empty_queue
 ):

@@ -1,16 +1,21 @@
 """The container files, checked without a Docker engine: linters, schemas and the wiring.
 
 hadolint lints the Dockerfile, shellcheck the start script, check-jsonschema validates
-every compose file against the Compose Specification; the rest parses the files and
-checks that the services are wired as the settings and gunicorn.conf.py expect.
+every compose file against the Compose Specification, Debian's `nginx -t` the proxy's
+configuration; the rest parses the files and checks that the services are wired as the
+settings, gunicorn.conf.py and the proxy's template expect.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,7 +23,7 @@ import pytest
 import yaml
 
 from monsters.renderer import RENDERER_VERSION
-from scripts.stack import StackError, compose
+from scripts.stack import StackError, compose, proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -234,8 +239,8 @@ def test_start_script_runs_the_test_suite_in_unit(stub_path):
 # --- docker-compose.yml: the wiring --------------------------------------------------
 
 
-def test_compose_runs_the_five_services():
-    services = {"identidock", "migrate", "dnmonster", "redis", "postgres"}
+def test_compose_runs_the_six_services():
+    services = {"proxy", "identidock", "migrate", "dnmonster", "redis", "postgres"}
     assert set(_compose()["services"]) == services
 
 
@@ -273,9 +278,19 @@ def test_loopback_stays_allowed_for_the_container_healthcheck():
     assert hosts.split(",") == ["identidock.example.com", "127.0.0.1", "[::1]"]
 
 
-def test_web_app_publishes_port_5000():
-    ports = [compose.interpolate(port, {}) for port in _service("identidock")["ports"]]
-    assert ports == ["5000:5000"]
+def test_only_the_proxy_publishes_a_port_5000_by_default():
+    published = {name for name, service in _compose()["services"].items() if "ports" in service}
+    assert published == {"proxy"}
+    ports = _service("proxy")["ports"]
+    assert [compose.interpolate(port, {}) for port in ports] == ["5000:80"]
+    assert [compose.interpolate(port, {"IDENTIDOCK_PORT": "8080"}) for port in ports] == ["8080:80"]
+
+
+def test_web_app_is_reachable_inside_the_compose_networks_only():
+    identidock = _service("identidock")
+    assert "ports" not in identidock
+    assert identidock["expose"] == ["5000"]
+    assert set(identidock["networks"]) == {"default", "front"}
 
 
 def test_web_app_waits_for_healthy_stores_a_started_renderer_and_finished_migrations():
@@ -321,6 +336,7 @@ def test_renderer_is_our_wsgi_app_under_gunicorn_on_8080():
 @pytest.mark.parametrize(
     ("service", "probe"),
     [
+        ("proxy", "http://127.0.0.1/healthz"),
         ("identidock", "http://127.0.0.1:5000/healthz"),
         ("dnmonster", "http://127.0.0.1:8080/healthz"),
         ("redis", "redis-cli ping"),
@@ -354,9 +370,10 @@ def test_images_are_pinned_to_versions():
     images = {name: service["image"] for name, service in _compose()["services"].items()}
     for image in images.values():
         name, _, tag = image.rpartition(":")
-        assert name and re.fullmatch(r"\d+(\.\d+)*", tag), image
+        assert name and re.fullmatch(r"\d+(\.\d+)*(-[a-z]+)?", tag), image
     assert images["redis"].startswith("redis:7")
     assert images["postgres"].startswith("postgres:16")
+    assert re.fullmatch(r"nginx:1\.27\.\d+-alpine", images["proxy"])
 
 
 def test_one_image_built_here_serves_the_web_app_the_renderer_and_the_migration():
@@ -377,6 +394,175 @@ def test_stop_grace_period_outlasts_gunicorn_graceful_timeout():
     for service in ("identidock", "dnmonster"):
         grace = _service(service)["stop_grace_period"]
         assert int(grace.removesuffix("s")) > graceful
+
+
+# --- The proxy -----------------------------------------------------------------------
+
+PROXY_TEMPLATES = ROOT / "docker" / "nginx" / "templates"
+_NGINX_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|[{};]|[^\s{};'"]+""")
+
+
+@dataclass
+class Directive:
+    name: str
+    args: list[str]
+    block: list[Directive] = field(default_factory=list)
+
+
+def _parse_nginx(text: str) -> list[Directive]:
+    """nginx's configuration as directives and blocks (no string of ours holds a #)."""
+    tokens = _NGINX_TOKEN.findall(re.sub(r"#[^\n]*", "", text))
+
+    def block(position: int) -> tuple[list[Directive], int]:
+        directives: list[Directive] = []
+        words: list[str] = []
+        while position < len(tokens):
+            token, position = tokens[position], position + 1
+            if token == ";":
+                directives.append(Directive(words[0], words[1:]))
+                words = []
+            elif token == "{":
+                children, position = block(position)
+                directives.append(Directive(words[0], words[1:], children))
+                words = []
+            elif token == "}":
+                return directives, position
+            else:
+                words.append(token.strip("'\""))
+        return directives, position
+
+    return block(0)[0]
+
+
+def _one(directives: list[Directive], name: str) -> Directive:
+    found = [directive for directive in directives if directive.name == name]
+    assert len(found) == 1, f"{name}: {len(found)} times"
+    return found[0]
+
+
+def _seconds(value: str) -> float:
+    found = re.fullmatch(r"(\d+)(ms|s|m)?", value)
+    assert found, f"not a duration: {value!r}"
+    number, unit = found.groups()
+    return int(number) * {"ms": 0.001, "s": 1, None: 1, "m": 60}[unit]
+
+
+def _gunicorn_default(name: str) -> int:
+    found = re.search(rf'"{name}", (\d+)', (ROOT / "gunicorn.conf.py").read_text())
+    assert found, f"{name} has no default in gunicorn.conf.py"
+    return int(found[1])
+
+
+@pytest.fixture
+def site() -> dict[str, list[Directive]]:
+    """The template as the nginx image renders it with the compose service's variables:
+    the upstream block, the server block and its one location."""
+    rendered = proxy.render(proxy.TEMPLATE.read_text(), _environment("proxy"))
+    directives = _parse_nginx(rendered)
+    server = _one(directives, "server").block
+    return {
+        "upstream": _one(directives, "upstream").block,
+        "server": server,
+        "location": _one(server, "location").block,
+    }
+
+
+def test_proxy_gets_the_shipped_template_where_the_nginx_image_renders_it():
+    assert _service("proxy")["volumes"] == ["./docker/nginx/templates:/etc/nginx/templates:ro"]
+    assert sorted(path.name for path in PROXY_TEMPLATES.iterdir()) == ["default.conf.template"]
+    assert proxy.TEMPLATE.parent == PROXY_TEMPLATES
+
+
+def test_proxy_service_sets_every_variable_the_template_expects_and_no_other():
+    template = proxy.TEMPLATE.read_text()
+    environment = _environment("proxy")
+    assert set(environment) == proxy.template_variables(template)
+    assert environment["IDENTIDOCK_UPSTREAM"] == "identidock:5000"
+    assert "${" not in proxy.render(template, environment)
+
+
+def test_proxy_configuration_passes_nginx_t():
+    # A prefix of its own for nginx's pid and temporary files: no root paths needed.
+    prefix = Path(tempfile.mkdtemp(prefix="identidock-nginx-t-"))
+    try:
+        config = proxy.write_config(prefix, listen="127.0.0.1:5000", upstream="127.0.0.1:5001")
+        result = _run(*proxy.command(config, test=True))
+    finally:
+        shutil.rmtree(prefix)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_proxy_listens_where_compose_publishes(site):
+    listen = _one(site["server"], "listen").args
+    assert listen == ["80", "default_server"]
+    assert _service("proxy")["ports"][0].endswith(":80")
+
+
+def test_proxy_bounds_every_wait_on_a_client(site):
+    server = {directive.name: directive.args for directive in site["server"]}
+    assert _seconds(server["client_header_timeout"][0]) == 5
+    assert _seconds(server["client_body_timeout"][0]) == 5
+    assert _seconds(server["send_timeout"][0]) <= 10
+    assert _seconds(server["keepalive_timeout"][0]) <= 15
+
+
+def test_proxy_refuses_bodies_over_16k_and_keeps_the_rest_in_memory(site):
+    server = {directive.name: directive.args for directive in site["server"]}
+    assert server["client_max_body_size"] == ["16k"]
+    assert server["client_body_buffer_size"] == ["16k"]
+
+
+def test_proxy_keeps_connections_to_gunicorn_alive_and_lets_them_go_first(site):
+    upstream = {directive.name: directive.args for directive in site["upstream"]}
+    assert upstream["server"] == ["identidock:5000"]
+    assert int(upstream["keepalive"][0]) > 0
+    assert _seconds(upstream["keepalive_timeout"][0]) < _gunicorn_default("GUNICORN_KEEPALIVE")
+    location = site["location"]
+    assert _one(location, "proxy_pass").args == ["http://identidock"]
+    assert _one(location, "proxy_http_version").args == ["1.1"]
+    headers = {d.args[0]: d.args[1] for d in location if d.name == "proxy_set_header"}
+    assert headers["Connection"] == ""
+
+
+def test_proxy_buffers_whole_requests_and_answers(site):
+    location = {directive.name: directive.args for directive in site["location"]}
+    assert location["proxy_buffering"] == ["on"]
+    assert location["proxy_request_buffering"] == ["on"]
+
+
+def test_proxy_waits_on_gunicorn_no_longer_than_gunicorn_lets_a_worker_be_silent(site):
+    location = {directive.name: directive.args for directive in site["location"]}
+    assert _seconds(location["proxy_connect_timeout"][0]) <= 5
+    assert _seconds(location["proxy_send_timeout"][0]) <= 10
+    assert _seconds(location["proxy_read_timeout"][0]) == _gunicorn_default("GUNICORN_TIMEOUT")
+
+
+def test_proxy_passes_the_client_address_scheme_host_and_a_request_id(site):
+    headers = {d.args[0]: d.args[1] for d in site["location"] if d.name == "proxy_set_header"}
+    assert headers == {
+        "Connection": "",
+        "Host": "$http_host",
+        "X-Real-IP": "$remote_addr",
+        "X-Forwarded-For": "$remote_addr",
+        "X-Forwarded-Proto": "$scheme",
+        "X-Request-ID": "$request_id",
+    }
+    assert _one(site["location"], "add_header").args == ["X-Request-ID", "$request_id", "always"]
+
+
+def test_gunicorn_believes_forwarded_headers_from_the_proxys_address_only():
+    front = _compose()["networks"]["front"]["ipam"]["config"][0]
+    proxy_address = ipaddress.ip_address(_service("proxy")["networks"]["front"]["ipv4_address"])
+    assert proxy_address in ipaddress.ip_network(front["subnet"])
+    # Docker hands out addresses from ip_range only, so no other container gets it.
+    assert proxy_address not in ipaddress.ip_network(front["ip_range"])
+    assert _environment("identidock")["FORWARDED_ALLOW_IPS"] == str(proxy_address)
+    assert set(_service("proxy")["networks"]) == {"front"}
+
+
+def test_proxy_starts_once_the_web_app_is_healthy():
+    assert _service("proxy")["depends_on"] == {"identidock": {"condition": "service_healthy"}}
 
 
 # --- The overrides -------------------------------------------------------------------

@@ -1,16 +1,18 @@
 """`make stack`: the compose topology as plain processes, started, used and stopped for real.
 
-One run of the stack (renderer and identidock under gunicorn, after `migrate`, on a
-scratch database and the suite's Redis database) is shared by the tests of this module;
-each test checks one thing that run recorded.
+One run of the stack (renderer and identidock under gunicorn, after `migrate`, behind
+nginx, on a scratch database and the suite's Redis database) is shared by the tests of
+this module; each test checks one thing that run recorded.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
@@ -30,6 +32,8 @@ class StackRun:
     migrate: Exit | None  # None only when migrate never ran
     exits: dict[str, Exit]
     generations: int
+    proxy_port: int
+    web_port: int
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,15 @@ def stack_run(tmp_path_factory) -> StackRun:
         connection.close()
     finally:
         databases.drop_database(database_url)
-    return StackRun(database_url, report, running.migrate_exit, exits, generations)
+    return StackRun(
+        database_url,
+        report,
+        running.migrate_exit,
+        exits,
+        generations,
+        proxy_port=running.port,
+        web_port=running.web_port,
+    )
 
 
 def test_migrate_runs_first_and_succeeds(stack_run):
@@ -116,6 +128,33 @@ def test_identidock_runs_through_the_start_script_with_gunicorn_conf(stack_run):
     assert "Using worker: gthread" in identidock.stderr
     # The access log goes to stdout, with the time taken.
     assert '"GET /healthz HTTP/1.1" 200' in identidock.stdout
+
+
+def test_people_reach_the_site_through_the_proxy(stack_run):
+    assert urlsplit(stack_run.report.page.url).port == stack_run.proxy_port
+    assert stack_run.web_port != stack_run.proxy_port
+    proxy_log = stack_run.exits["proxy"].stdout
+    for request in ('"GET / HTTP/1.1" 200', '"POST / HTTP/1.1" 200', '"GET /healthz HTTP/1.1" 200'):
+        assert request in proxy_log
+    # gunicorn got the same requests, from the proxy on the loopback.
+    assert re.search(
+        r'^127\.0\.0\.1 .* "POST / HTTP/1\.1" 200', stack_run.exits["identidock"].stdout, re.M
+    )
+
+
+def test_every_answer_carries_its_own_request_id_which_the_proxy_logs(stack_run):
+    answers = [stack_run.report.page, *stack_run.report.monsters, stack_run.report.readyz]
+    ids = [answer.headers["X-Request-ID"] for answer in answers]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in ids)
+    assert len(set(ids)) == len(ids)
+    assert f"id={ids[0]}" in stack_run.exits["proxy"].stdout
+
+
+def test_sigquit_stops_the_proxy_gracefully(stack_run):
+    proxy = stack_run.exits["proxy"]
+    assert proxy.returncode == 0
+    assert "gracefully shutting down" in proxy.stderr
+    assert not re.search(r"\[(emerg|alert|crit|error)\]", proxy.stderr), proxy.stderr
 
 
 @pytest.mark.parametrize("service", ["identidock", "dnmonster"])

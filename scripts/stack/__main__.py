@@ -34,6 +34,9 @@ def local_variables() -> dict[str, str]:
     # The compose file builds DATABASE_URL from it; here DATABASE_URL replaces that URL.
     variables.setdefault("POSTGRES_PASSWORD", "unused-outside-docker")
     variables.setdefault("GUNICORN_WORKERS", "2")  # frugal on a laptop
+    # Metrics on this machine's loopback (`make observe` scrapes them there), not on
+    # every interface as on compose's private network.
+    variables.setdefault("METRICS_BIND", "127.0.0.1")
     return variables
 
 
@@ -62,7 +65,11 @@ def main() -> int:
     )
     # Until the servers are up, Ctrl-C aborts; afterwards it asks for a graceful stop.
     with stack:
-        print(f"Identidock on {stack.url}, its renderer on {stack.renderer_url}", flush=True)
+        print(
+            f"Identidock on {stack.url} (nginx), gunicorn on {stack.web_url} behind it, "
+            f"its renderer on {stack.renderer_url}",
+            flush=True,
+        )
         passed = True
         if args.check:
             passed = _print_smoke(smoke(stack.url))

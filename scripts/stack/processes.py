@@ -5,10 +5,13 @@ then `wait_until_serving`; a one-off job (collectstatic, migrate) is
 `run_to_completion`; `stop_newest_first` stops servers in the reverse order of their
 start, as compose stops a service before what it depends on. Each process says how it
 wants to be stopped: gunicorn finishes its requests on SIGTERM, nginx on SIGQUIT.
+`kill` is `docker kill`: SIGKILL to the process and everything it started.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -74,14 +77,17 @@ def start(
     *,
     log_dir: Path | None,
     stop_signal: signal.Signals = signal.SIGTERM,
+    append_logs: bool = False,
 ) -> Process:
-    """Start `command` in the checkout with exactly `environment`, logging to `log_dir`."""
+    """Start `command` in the checkout with exactly `environment`, logging to `log_dir`
+    (after what is there already, with `append_logs`)."""
     logs = None
     stdout: IO[bytes] | None = None
     stderr: IO[bytes] | None = None
     if log_dir is not None:
         logs = (log_dir / f"{name}.stdout.log", log_dir / f"{name}.stderr.log")
-        stdout, stderr = logs[0].open("wb"), logs[1].open("wb")
+        mode = "ab" if append_logs else "wb"
+        stdout, stderr = logs[0].open(mode), logs[1].open(mode)
     try:
         popen = subprocess.Popen(
             command,
@@ -98,6 +104,14 @@ def start(
             if handle is not None:
                 handle.close()
     return Process(name, popen, logs, stop_signal)
+
+
+def kill(process: Process) -> None:
+    """SIGKILL to the process's session (it leads one of its own: `start`), so that a
+    gunicorn's workers die with their master, as in a container; then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.popen.wait()
 
 
 def wait_until_serving(process: Process, url: str, timeout: float = START_TIMEOUT_SECONDS) -> None:

@@ -68,9 +68,12 @@ def smoke(base_url: str, name: str | None = None) -> SmokeReport:
         token = _CSRF_TOKEN.search(form.text)
         if token is None:
             raise StackError(f"the page has no CSRF token (status {form.status_code})")
+        # A browser names the page's origin on a form POST; Django's CSRF check compares
+        # it with the Host it got, port included, so a proxy must pass that on intact.
         page = session.post(
             f"{base_url}/",
             data={"csrfmiddlewaretoken": token[1], "name": name},
+            headers={"Origin": base_url, "Referer": f"{base_url}/"},
             timeout=HTTP_TIMEOUT_SECONDS,
         )
         monster_path = _MONSTER_PATH.search(page.text)

@@ -1,19 +1,23 @@
 """The services docker-compose.yml runs, started in compose's order as local processes.
 
 Compose's own order: the image's build step, then each service once what it depends on
-is up (`dnmonster`, the one-off `migrate`, `identidock`); stopped the other way round.
-One more server is one more `_serve` call in `start`.
+is up (`dnmonster`, the one-off `migrate`, `identidock`, `proxy`); stopped the other way
+round. One more server is one more `_serve` call in `start`. As in compose, only the
+proxy is where people connect (`url`); gunicorn listens on a port of its own
+(`web_url`) that only the proxy and the tests use.
 """
 
 from __future__ import annotations
 
+import shutil
 import signal
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.stack import ROOT, compose, processes
+from scripts.stack import ROOT, compose, processes, proxy
 from scripts.stack.ports import free_port
 from scripts.stack.processes import Exit, Process
 
@@ -25,12 +29,23 @@ BUILD_TIMEOUT_SECONDS = 120
 MIGRATE_TIMEOUT_SECONDS = 120
 
 
+@dataclass(frozen=True)
+class _Launch:
+    """How a server was started, to start it again after a kill."""
+
+    command: list[str]
+    environment: dict[str, str]
+    ready_url: str
+    stop_signal: signal.Signals
+
+
 @dataclass
 class Stack:
-    """identidock, its renderer and a migration, as compose runs them, on this machine.
+    """identidock, its renderer, a migration and the proxy, as compose runs them, here.
 
-    `log_dir` collects each process's stdout and stderr in files; None leaves them on
-    the terminal (`make stack`).
+    `port` is the proxy's, the one published; `web_port` gunicorn's, `renderer_port`
+    the renderer's (free ports when 0). `log_dir` collects each process's stdout and
+    stderr in files; None leaves them on the terminal (`make stack`).
     """
 
     database_url: str
@@ -40,12 +55,21 @@ class Stack:
     log_dir: Path | None = None
     compose_file: Path = compose.COMPOSE_FILE
     renderer_port: int = 0
+    web_port: int = 0
     processes: dict[str, Process] = field(default_factory=dict)
     migrate_exit: Exit | None = None
+    proxy_config: Path | None = None  # nginx.conf, in a directory of this run's own
+    _launches: dict[str, _Launch] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def url(self) -> str:
+        """Where people connect: the proxy."""
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def web_url(self) -> str:
+        """gunicorn itself, behind the proxy."""
+        return f"http://127.0.0.1:{self.web_port}"
 
     @property
     def renderer_url(self) -> str:
@@ -65,6 +89,7 @@ class Stack:
         services = self._compose()
         self.port = self.port or free_port()
         self.renderer_port = self.renderer_port or free_port()
+        self.web_port = self.web_port or free_port()
 
         self._run(
             "collectstatic",
@@ -88,20 +113,57 @@ class Stack:
             timeout=MIGRATE_TIMEOUT_SECONDS,
         )
         # The image's own start script, so ENV, exec and gunicorn.conf.py are exercised;
-        # GUNICORN_CMD_ARGS moves the bind off the container's 0.0.0.0:5000.
+        # GUNICORN_CMD_ARGS moves the bind off the container's 0.0.0.0:5000. The proxy
+        # is on this machine's loopback: the one address gunicorn believes.
         self._serve(
             "identidock",
             [str(START_SCRIPT)],
             {
                 **self.environment("identidock"),
-                "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.port}",
+                "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.web_port}",
+                "FORWARDED_ALLOW_IPS": "127.0.0.1",
             },
+            ready_url=f"{self.web_url}/healthz",
+        )
+        # nginx's files in a directory of their own; its workers (`nobody` when started
+        # by root) must reach it, which a pytest tmp_path would not let them.
+        self.proxy_config = proxy.write_config(
+            Path(tempfile.mkdtemp(prefix="identidock-proxy-")),
+            listen=f"127.0.0.1:{self.port}",
+            upstream=f"127.0.0.1:{self.web_port}",
+        )
+        self._serve(
+            "proxy",
+            proxy.command(self.proxy_config),
+            compose.image_environment(),
             ready_url=f"{self.url}/healthz",
+            stop_signal=signal.SIGQUIT,  # nginx's graceful stop, the image's STOPSIGNAL
         )
 
     def stop(self) -> dict[str, Exit]:
-        """The web app first, then what it depends on, as compose stops them."""
-        return processes.stop_newest_first(self.processes)
+        """The proxy first, then the web app, then what it depends on, as compose does."""
+        try:
+            return processes.stop_newest_first(self.processes)
+        finally:
+            if self.proxy_config is not None and not self.processes:
+                shutil.rmtree(self.proxy_config.parent, ignore_errors=True)
+                self.proxy_config = None
+
+    def kill(self, service: str) -> None:
+        """SIGKILL to the service's whole process group, as `docker kill` does."""
+        processes.kill(self.processes[service])
+
+    def restart(self, service: str) -> None:
+        """Start a service again as it was started (`docker start`); wait until it serves."""
+        launch = self._launches[service]
+        self._serve(
+            service,
+            launch.command,
+            launch.environment,
+            ready_url=launch.ready_url,
+            stop_signal=launch.stop_signal,
+            append_logs=True,
+        )
 
     def __enter__(self) -> Stack:
         try:
@@ -132,10 +194,17 @@ class Stack:
         *,
         ready_url: str,
         stop_signal: signal.Signals = signal.SIGTERM,
+        append_logs: bool = False,
     ) -> None:
         """Start a server and wait until it answers; from then on `stop` stops it."""
+        self._launches[name] = _Launch(command, environment, ready_url, stop_signal)
         process = processes.start(
-            name, command, environment, log_dir=self.log_dir, stop_signal=stop_signal
+            name,
+            command,
+            environment,
+            log_dir=self.log_dir,
+            stop_signal=stop_signal,
+            append_logs=append_logs,
         )
         self.processes[name] = process
         processes.wait_until_serving(process, ready_url)

@@ -31,10 +31,15 @@ class Command(BaseCommand):
             if options["dry_run"]:
                 self.stdout.write(f"{waiting:,} audit rows wait in the queue")
                 return
-            report = audit.flush_queue()
+            # Long enough to outwait the lock of a flusher whose process has exited.
+            report = audit.flush_queue(wait=audit.lock_seconds() + 1)
         except DatabaseError as exc:
             raise CommandError(
                 f"the database still cannot take the rows ({type(exc).__name__}); they stay queued"
+            ) from None
+        except redis.exceptions.LockError:
+            raise CommandError(
+                "another process is writing the queue right now; run this again when it is done"
             ) from None
         except (redis.RedisError, OSError) as exc:
             raise CommandError(
