@@ -12,6 +12,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/identidock")
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.pop("REDIS_SENTINELS", None)  # one server: the tests of Sentinel start their own
 os.environ.pop("DNMONSTER_URL", None)
 
 from .settings import *  # noqa: E402, F403
