@@ -8,7 +8,8 @@ and answer a hit without a network round trip; `0` turns the tier off. Entries i
 never expire; Redis evicts by LRU. Every Redis call goes through a breaker: an
 unreachable Redis raises CacheUnavailable (the service answers without the cache,
 X-Cache: BYPASS), and after repeated failures it is skipped without a timeout per
-request until a probe finds it back.
+request until a probe finds it back. With Sentinel, writes (to the primary) and reads
+(from a replica) have a breaker each, so a failover of the primary leaves hits alone.
 """
 
 from __future__ import annotations
@@ -96,21 +97,38 @@ def _backend() -> BaseCache:
     return caches[CACHE_ALIAS]
 
 
-def _breaker(backend: BaseCache) -> Breaker | None:
+def _breaker(backend: BaseCache, *, writes: bool) -> Breaker | None:
     if not isinstance(backend, RedisCache):
         return None  # local memory lives in this process: it cannot be down
     return breaker_for(
-        f"Redis cache {settings.CACHES[CACHE_ALIAS]['LOCATION']}",
+        f"Redis cache {_address(writes=writes)}",
         failures_to_open=settings.BREAKER_FAILURES,
         cool_down=settings.BREAKER_COOL_DOWN,
     )
 
 
-def _guarded(operation: Callable[[BaseCache], T]) -> T:
-    """Run one backend operation behind the Redis breaker: a failure or an open breaker
-    is a CacheUnavailable, raised at once and never retried."""
+def _address(*, writes: bool) -> str:
+    """Where the cache is, for its breakers' names and the log.
+
+    One server: its URL, and one breaker for reads and writes, which fail together.
+    Sentinel: writes go to the primary and reads to a replica, which fail apart (a dead
+    primary leaves the replica answering until it is promoted), so each has a breaker:
+    failed writes during a failover do not turn hits into renders. Never the current
+    primary's address: a failover neither resets a breaker nor makes another."""
+    config = settings.CACHES[CACHE_ALIAS]
+    sentinels = config.get("OPTIONS", {}).get("SENTINELS")
+    if not sentinels:
+        return str(config["LOCATION"])
+    where = ",".join(f"{host}:{port}" for host, port in sentinels)
+    side = "writes to the primary" if writes else "reads from a replica"
+    return f"{config['LOCATION']} ({side}) via Sentinel {where}"
+
+
+def _guarded(operation: Callable[[BaseCache], T], *, writes: bool) -> T:
+    """Run one backend operation behind the Redis breaker (for `writes` or for reads):
+    a failure or an open breaker is a CacheUnavailable, raised at once and never retried."""
     backend = _backend()
-    breaker = _breaker(backend)
+    breaker = _breaker(backend, writes=writes)
     if breaker is None:
         return operation(backend)
     if not breaker.allow():
@@ -130,7 +148,7 @@ def get(key: str) -> bytes | None:
     tier = process_tier()
     if tier is not None and (png := tier.get(key)) is not None:
         return png
-    png = cast("bytes | None", _guarded(lambda backend: backend.get(key)))
+    png = cast("bytes | None", _guarded(lambda backend: backend.get(key), writes=False))
     if tier is not None and png is not None:
         tier.put(key, png)
     return png
@@ -140,14 +158,14 @@ def get_many(keys: list[str]) -> dict[str, bytes]:
     """The entries present among `keys`, in one round trip."""
     if not keys:
         return {}
-    return _guarded(lambda backend: backend.get_many(keys))
+    return _guarded(lambda backend: backend.get_many(keys), writes=False)
 
 
 def add(key: str, png: bytes) -> bool:
     """SET NX; False only when another writer stored the key first. This process's
     tier keeps the PNG either way, so with Redis down it is still served again."""
     try:
-        stored = _guarded(lambda backend: backend.add(key, png, timeout=None))
+        stored = _guarded(lambda backend: backend.add(key, png, timeout=None), writes=True)
     finally:
         if (tier := process_tier()) is not None:
             tier.put(key, png)
@@ -157,7 +175,7 @@ def add(key: str, png: bytes) -> bool:
 def replace(key: str, png: bytes) -> None:
     """SET, whatever is there."""
     try:
-        _guarded(lambda backend: backend.set(key, png, timeout=None))
+        _guarded(lambda backend: backend.set(key, png, timeout=None), writes=True)
     finally:
         if (tier := process_tier()) is not None:
             tier.put(key, png)
@@ -172,7 +190,7 @@ def delete_many(keys: list[str]) -> None:
         return
     if (tier := process_tier()) is not None:
         tier.discard(keys)
-    _guarded(lambda backend: backend.delete_many(keys))
+    _guarded(lambda backend: backend.delete_many(keys), writes=True)
 
 
 class Flight:
@@ -208,7 +226,7 @@ def leadership(name: str, *, seconds: float) -> Iterator[Flight]:
     # Making the lock object talks to nobody; only acquiring it is a call to Redis.
     lock = cast(RedisCache, backend).lock(name, timeout=seconds, thread_local=False)
     try:
-        flight = Flight(bool(_guarded(lambda _: lock.acquire(blocking=False))))
+        flight = Flight(bool(_guarded(lambda _: lock.acquire(blocking=False), writes=True)))
     except CacheUnavailable:
         yield Flight(True)
         return
@@ -239,7 +257,7 @@ def run_script(script: str, *, keys: list[str], args: list[object]) -> list[obje
         client = get_redis_connection(CACHE_ALIAS)
         return cast("list[object]", client.eval(script, len(prefixed), *prefixed, *args))
 
-    return _guarded(run)
+    return _guarded(run, writes=True)  # the scripts here write (the rate limiter's do)
 
 
 def backend_name() -> str:
@@ -265,7 +283,7 @@ def ping() -> None:
 def answers(probe_key: str) -> bool:
     """False when the cache cannot be reached. Reads `probe_key`, writes nothing."""
     try:
-        _guarded(lambda backend: backend.has_key(probe_key))
+        _guarded(lambda backend: backend.has_key(probe_key), writes=False)
     except CacheUnavailable:
         return False
     return True
