@@ -126,7 +126,8 @@ def _address(*, writes: bool) -> str:
 
 def _guarded(operation: Callable[[BaseCache], T], *, writes: bool) -> T:
     """Run one backend operation behind the Redis breaker (for `writes` or for reads):
-    a failure or an open breaker is a CacheUnavailable, raised at once and never retried."""
+    a failure or an open breaker is a CacheUnavailable, raised at once. Only a read
+    whose connection was closed under it is tried once more (`_run`)."""
     backend = _backend()
     breaker = _breaker(backend, writes=writes)
     if breaker is None:
@@ -134,12 +135,31 @@ def _guarded(operation: Callable[[BaseCache], T], *, writes: bool) -> T:
     if not breaker.allow():
         raise CacheUnavailable("the cache is being skipped after repeated failures")
     try:
-        result = operation(backend)
+        result = _run(operation, backend, retry=not writes)
     except (redis.RedisError, ConnectionInterrupted, OSError) as exc:
         breaker.failed()
         raise CacheUnavailable(f"the cache did not answer ({type(exc).__name__})") from exc
     breaker.succeeded()
     return result
+
+
+def _run(operation: Callable[[BaseCache], T], backend: BaseCache, *, retry: bool) -> T:
+    """`operation`, and with `retry` once more on a fresh connection when the first
+    failed for want of one (redis-py's ConnectionError: closed under it, or refused).
+
+    Sentinel closes every client's connection to a replica it promotes and to a primary
+    it demotes. The pool checks idle connections before lending them, so only a command
+    in flight at that moment fails, and the replica (now primary) answers it at once.
+    Only reads are retried: a SET NX sent twice could report an image it stored as
+    another writer's, which would cost its audit row. Timeouts never are: that would
+    double the wait the settings bound."""
+    try:
+        return operation(backend)
+    except (redis.ConnectionError, ConnectionInterrupted) as exc:
+        cause = exc.__cause__ if isinstance(exc, ConnectionInterrupted) else exc
+        if not (retry and isinstance(cause, redis.ConnectionError)):
+            raise
+    return operation(backend)
 
 
 def get(key: str) -> bytes | None:
