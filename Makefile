@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run stack test lint format bench migrations-check contact-sheet screenshots brand-icons clean
+.PHONY: run stack test lint format bench failover migrations-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: $(VENV)/.base
 	$(PY) bench/warm_bench.py
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
+
+## failover: kill the Redis primary under load behind Sentinel, and print what clients saw (FAILOVER_ARGS="--rounds 1")
+failover: $(VENV)/.base
+	$(PY) bench/failover_bench.py $(FAILOVER_ARGS)
 
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
