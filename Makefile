@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run stack test lint format bench failover migrations-check contact-sheet screenshots brand-icons clean
+.PHONY: run stack test lint format bench failover observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,24 +38,43 @@ run: $(VENV)/.base var/secret_key
 stack: $(VENV)/.dev
 	$(PY) -m scripts.stack --port $(PORT) $(STACK_ARGS)
 
-## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL)
+## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL), with
+## a coverage report that fails below the floor in pyproject.toml. Two pytest-xdist workers,
+## a file at a time (so a module's fixtures start once); TEST_WORKERS=0 for one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@# Coverage data in a directory of the run's own: two runs in one checkout never combine
+	@# each other's files.
+	data=$$(mktemp -d) && trap 'rm -rf "$$data"' EXIT && \
+		COVERAGE_FILE="$$data/.coverage" $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile \
+		--cov --cov-report=term-missing $(PYTEST_ARGS)
 
+## lint: ruff (lint and format check), then mypy with django-stubs (config in pyproject.toml)
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## bench: the benchmarks under bench/ (the renderer's needs wrk; the others a database and Redis db of their own: see each docstring)
+## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its
+## docstring); serve_bench needs wrk (apt) and takes SERVE_BENCH_ARGS, e.g. "--duration 10"
 bench: $(VENV)/.base
 	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
+	$(PY) bench/serve_bench.py $(SERVE_BENCH_ARGS)
+
+## observe: Prometheus (Debian's `prometheus`) on http://127.0.0.1:9090, scraping the metrics
+## of `make stack` (127.0.0.1:9100) with the alerting rules of deploy/prometheus/; Ctrl-C stops it
+observe:
+	@command -v prometheus >/dev/null || { echo "prometheus is missing: apt-get install -y prometheus"; exit 1; }
+	mkdir -p var/prometheus
+	prometheus --config.file=deploy/prometheus/prometheus.yml --storage.tsdb.path=var/prometheus \
+		--web.listen-address=127.0.0.1:9090
 
 ## failover: kill the Redis primary under load behind Sentinel, and print what clients saw (FAILOVER_ARGS="--rounds 1")
 failover: $(VENV)/.base
@@ -63,6 +82,11 @@ failover: $(VENV)/.base
 
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+## k8s-check: render deploy/k8s's overlays with `kubectl kustomize` (no cluster) and validate
+## every object against Kubernetes 1.32's schemas, offline (kubernetes-validate)
+k8s-check: $(VENV)/.dev
+	$(PY) -m scripts.k8s_check
 
 contact-sheet: $(VENV)/.base
 	$(PY) scripts/contact_sheet.py
@@ -76,4 +100,4 @@ brand-icons: $(VENV)/.base
 	$(PY) scripts/brand_icons.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache .coverage

@@ -8,6 +8,8 @@ win over this file, so `make run` and `make stack` pass their own `--bind`.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 MAX_DEFAULT_WORKERS = 8
 
@@ -26,6 +28,17 @@ def _env_int(name: str, default: int, minimum: int = 0) -> int:
 
 def _env_str(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SystemExit(f"Error: {name} must be on or off, not {value!r}.")
 
 
 def _cores() -> int:
@@ -51,19 +64,40 @@ threads = _env_int("GUNICORN_THREADS", 4, minimum=1)
 timeout = _env_int("GUNICORN_TIMEOUT", 30, minimum=1)
 # Below compose's stop_grace_period (30 s), so SIGTERM drains requests before SIGKILL.
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=1)
+# A kept-alive connection waits in the gthread worker's poller, not in a thread, so
+# keeping it costs a file descriptor only. 5 s suits clients that connect directly (as
+# in compose); behind a proxy that keeps upstream connections, set it above the proxy's
+# idle timeout, or the proxy may reuse a connection just as gunicorn closes it.
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5, minimum=0)
-# Recycle workers now and then to bound slow leaks; the jitter keeps them from all
-# restarting at once.
-max_requests = _env_int("GUNICORN_MAX_REQUESTS", 1000, minimum=0)
-max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", 100, minimum=0)
+# No recycling by default. A new worker imports Django again (a third of a second of
+# CPU, then its first requests load templates and connect) and drops its kept-alive
+# connections: at 1,000 requests that was 147 replacements in one 4-minute bench run,
+# half the throughput and a p99 of hundreds of ms. RSS stays flat without it
+# (bench/serve_bench.py measures it). Set it to bound a leak you have seen; the jitter,
+# by default a tenth of it, keeps the workers from being replaced all at once.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0, minimum=0)
+max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, minimum=0)
 # Proxies whose X-Forwarded-* headers are believed (comma-separated IPs or networks).
 forwarded_allow_ips = _env_str("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
-accesslog = "-"
+# One line per request on stdout, the only request log when nothing sits in front (as
+# in compose). Under load it costs tens of microseconds a request (README, Gunicorn
+# tuning: about 8 % of a cache hit, 45 % of a bare WSGI app): off when a proxy in front
+# logs the requests already.
+accesslog = "-" if _env_bool("GUNICORN_ACCESS_LOG", True) else None
 errorlog = "-"
 loglevel = _env_str("GUNICORN_LOG_LEVEL", "info")
-# The combined log format plus the time taken, in milliseconds.
-access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms'
+# The combined log format plus the time taken, in milliseconds, and the request id the
+# app's own log lines carry (the proxy's X-Request-ID, or the app's, echoed back).
+access_log_format = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms %({x-request-id}o)s'
+)
+if _env_str("LOG_FORMAT", "plain") == "json":
+    access_log_format = (
+        '{"time": "%(t)s", "remote": "%(h)s", "request": "%(r)s", "status": %(s)s, '
+        '"bytes": "%(b)s", "ms": %(M)s, "request_id": "%({x-request-id}o)s", '
+        '"agent": "%(a)s"}'
+    )
 
 # Heartbeat files in memory: on a container's overlay filesystem a slow disk can make
 # the arbiter think a busy worker hung. Gunicorn creates them with mkstemp, so a shared
@@ -77,3 +111,51 @@ if os.path.isdir(SHARED_MEMORY):
 # writable either. Off unless GUNICORN_CONTROL_SOCKET names a path of this server's own.
 control_socket = _env_str("GUNICORN_CONTROL_SOCKET", "gunicorn.ctl")
 control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+
+# Metrics (monsters/metrics.py): every worker writes its counts to files in a directory
+# of this server's own, and the master serves their sum on METRICS_PORT (0: off), a port
+# the proxy never routes to. It listens on METRICS_BIND, loopback unless a deployment's
+# private network says otherwise (compose and Kubernetes set 0.0.0.0).
+metrics_port = _env_int("METRICS_PORT", 9100, minimum=0)
+metrics_bind = _env_str("METRICS_BIND", "127.0.0.1")
+_made_metrics_dir = False
+
+
+def on_starting(server):
+    """The metrics directory of this server's own, before any worker is forked."""
+    global _made_metrics_dir
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _made_metrics_dir = True
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+            prefix="identidock-metrics-",
+            dir=SHARED_MEMORY if os.path.isdir(SHARED_MEMORY) else None,
+        )
+
+
+def when_ready(server):
+    """Serve the workers' summed metrics from the master (the web app only)."""
+    app_uri = getattr(server.app, "app_uri", None) or server.cfg.wsgi_app
+    if not metrics_port or "identidock.wsgi" not in str(app_uri):
+        return
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    try:
+        start_http_server(metrics_port, addr=metrics_bind, registry=registry)
+    except OSError as exc:  # another server has the port: serve requests all the same
+        server.log.warning("Metrics not served on %s:%s: %s", metrics_bind, metrics_port, exc)
+    else:
+        server.log.info("Metrics on http://%s:%s/metrics", metrics_bind, metrics_port)
+
+
+def child_exit(server, worker):
+    """A worker's live gauges go with it; its counters stay in the sum."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _made_metrics_dir:  # a directory the environment named is the operator's
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

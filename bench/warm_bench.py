@@ -80,7 +80,9 @@ def _renderer_seconds(url: str, count: int, concurrency: int, size: int) -> floa
     """Seconds for `count` new ids through the warmer's own HTTP client, `concurrency` at once."""
     from monsters import sources
 
-    source = sources.DnmonsterSource(base_url=url, connect_timeout=1.0, read_timeout=5.0)
+    source = sources.DnmonsterSource(
+        revision="dnmonster", base_url=url, connect_timeout=1.0, read_timeout=5.0
+    )
     token = secrets.token_hex(8)
     ids = [hashlib.sha256(f"render-{token}-{n}".encode()).hexdigest() for n in range(count)]
     with ThreadPoolExecutor(max_workers=concurrency) as pool:

@@ -10,6 +10,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE, SELF
@@ -205,10 +206,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # names (REDIS_SENTINELS), or local memory when neither is set. An outage, a failover
 # included, degrades to "no cache" (X-Cache: BYPASS) rather than to errors:
 # monsters/cache.py catches Redis's errors itself, behind a breaker, instead of
-# django-redis's IGNORE_EXCEPTIONS, which would hide them.
+# django-redis's IGNORE_EXCEPTIONS, which would hide them. CACHE_KEY_PREFIX lets several
+# deployments (or test runs) share one Redis database: `<prefix>:monster:v1:...`.
 REDIS_URL = _env_str("REDIS_URL")
 REDIS_CONNECT_TIMEOUT = _env_float("REDIS_CONNECT_TIMEOUT", 0.1)
 REDIS_TIMEOUT = _env_float("REDIS_TIMEOUT", 0.15)
+CACHE_KEY_PREFIX = _env_str("CACHE_KEY_PREFIX")
+if not re.fullmatch(r"[A-Za-z0-9._-]{0,40}", CACHE_KEY_PREFIX):
+    raise ImproperlyConfigured(
+        "CACHE_KEY_PREFIX may hold at most 40 letters, digits, '.', '_' and '-'."
+    )
 REDIS_SENTINELS = _env_addresses("REDIS_SENTINELS")
 # django-redis reads the name from a URL's host part, which it lower-cases.
 REDIS_SENTINEL_SERVICE = _env_str("REDIS_SENTINEL_SERVICE", "mymaster")
@@ -243,11 +250,12 @@ if REDIS_URL or REDIS_SENTINELS:
                 "socket_timeout": REDIS_TIMEOUT,
             },
         }
-    _monster_cache = {
+    _monster_cache: dict[str, Any] = {
         "BACKEND": "django_redis.cache.RedisCache",
         # With Sentinel the host part names the master (the service), not a machine.
         "LOCATION": REDIS_URL or f"redis://{REDIS_SENTINEL_SERVICE}/0",
         "TIMEOUT": None,  # no expiry: Redis evicts least-recently-used entries
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
         "KEY_FUNCTION": "monsters.cache.make_key",
         "OPTIONS": _redis_options,
     }
@@ -256,10 +264,11 @@ else:
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "identidock-monsters",
         "TIMEOUT": None,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
         "KEY_FUNCTION": "monsters.cache.make_key",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
-CACHES = {
+CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "monsters": _monster_cache,
 }
@@ -303,7 +312,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT: Path | None = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -331,20 +340,35 @@ if BEHIND_TLS_PROXY:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Log lines carry the request's id (the proxy's X-Request-ID, or one of our own), as
+# gunicorn's access log does. LOG_FORMAT=json writes one JSON object a line.
+LOG_FORMAT = _env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
     "filters": {
+        "request_id": {"()": "monsters.request_context.RequestIdFilter"},
         "not_an_expected_outage": {
             "()": "django.utils.log.CallbackFilter",
             "callback": "ext://monsters.log_filters.not_an_expected_outage",
         },
     },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {

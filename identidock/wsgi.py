@@ -1,7 +1,8 @@
 """WSGI entry point: `gunicorn identidock.wsgi`.
 
-Image hits and revalidations are answered by `FastImages` in front of Django; every
-other request goes through Django's whole request machinery.
+Outermost, every request gets an id and is counted (RequestContext); image hits and
+revalidations are then answered by FastImages in front of Django; every other request
+goes through Django's whole request machinery.
 """
 
 import os
@@ -12,6 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identidock.settings")
 
 django_application = get_wsgi_application()
 
-from monsters.fast_images import FastImages  # noqa: E402  (needs the settings loaded)
+# These need the settings loaded.
+from monsters.fast_images import FastImages  # noqa: E402
+from monsters.request_context import RequestContext  # noqa: E402
 
-application = FastImages(django_application)
+application = RequestContext(FastImages(django_application))

@@ -11,6 +11,7 @@ the row is logged at error level with every field, the last place it can go.
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import threading
@@ -21,13 +22,14 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.cache import caches
-from django.db import DatabaseError, connection, transaction
+from django.db import Error as DatabaseError  # InterfaceError too: a closed connection
+from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 
 from .breaker import breaker_for
+from .metrics import AUDIT_ROWS
 from .models import Generation
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ def record(generations: list[Generation]) -> None:
             logger.info("Audit rows queued: the database failed (%s)", type(exc).__name__)
         else:
             breaker.succeeded()
+            AUDIT_ROWS.labels("written").inc(len(generations))
             return
     _enqueue(generations)
 
@@ -99,6 +102,7 @@ def flush_queue() -> FlushReport:
             inserted = _insert(rows, replay=True)
             written += inserted
             replayed += len(rows) - inserted
+            AUDIT_ROWS.labels("replayed").inc(inserted)
             client.xdel(_queue_key(), *[entry_id for entry_id, _ in entries])
     return FlushReport(written=written, replayed=replayed, left=queue_length())
 
@@ -149,8 +153,10 @@ def _enqueue(generations: list[Generation]) -> None:
         except (redis.RedisError, OSError) as exc:  # the log below is the last resort
             logger.debug("Audit queue unavailable: %s", exc)
         else:
+            AUDIT_ROWS.labels("queued").inc(len(generations))
             _start_flusher()
             return
+    AUDIT_ROWS.labels("logged").inc(len(generations))
     for generation in generations:
         logger.error("Audit row not written, keep it: %s", json.dumps(_to_fields(generation)))
 
@@ -171,7 +177,7 @@ def _from_fields(fields: dict[bytes, bytes]) -> Generation:
         origin=text["origin"],
         png_bytes=int(text["png_bytes"]),
         render_ms=float(text["render_ms"]),
-        created_at=parse_datetime(text["created_at"]),
+        created_at=datetime.datetime.fromisoformat(text["created_at"]),
     )
 
 

@@ -17,6 +17,7 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -35,8 +36,10 @@ REPEAT_SHARE = 0.2  # share of rows that are an already-seen hash at another siz
 RECENT_HASHES = 5_000  # how far back a repeated hash is drawn from
 COLUMNS = ["name_hash", "size", "source", "origin", "png_bytes", "render_ms", "created_at"]
 
+Value = TypeVar("Value")
 
-def _weighted(rng: random.Random, table: list[tuple[object, int]]) -> Callable[[], object]:
+
+def _weighted(rng: random.Random, table: list[tuple[Value, int]]) -> Callable[[], Value]:
     values = [value for value, _ in table]
     weights = [weight for _, weight in table]
     cumulative = list(_accumulate(weights))

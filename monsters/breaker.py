@@ -19,6 +19,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .metrics import BREAKER_OPEN, BREAKER_OPENINGS, dependency_kind
+
 logger = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
@@ -56,6 +58,7 @@ class Breaker:
             was = self.state
             self.state, self.failures_in_a_row = CLOSED, 0
         if was != CLOSED:
+            BREAKER_OPEN.labels(dependency_kind(self.name)).set(0)
             logger.warning("%s is back up", self.name)
 
     def failed(self) -> None:
@@ -70,6 +73,8 @@ class Breaker:
             else:
                 return
         if newly_open:
+            BREAKER_OPEN.labels(dependency_kind(self.name)).set(1)
+            BREAKER_OPENINGS.labels(dependency_kind(self.name)).inc()
             logger.warning(
                 "%s is down (%d failures in a row): failing fast, probing every %.1f s",
                 self.name,

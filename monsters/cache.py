@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import redis
 from cachetools import LRUCache
@@ -29,8 +29,16 @@ from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 
 from .breaker import Breaker, breaker_for
+from .metrics import CACHE_LOOKUPS
 
 T = TypeVar("T")
+
+# The counters of the hot path, resolved once.
+_PROCESS_HIT = CACHE_LOOKUPS.labels("process", "hit")
+_PROCESS_MISS = CACHE_LOOKUPS.labels("process", "miss")
+_REDIS_HIT = CACHE_LOOKUPS.labels("redis", "hit")
+_REDIS_MISS = CACHE_LOOKUPS.labels("redis", "miss")
+_REDIS_BYPASS = CACHE_LOOKUPS.labels("redis", "bypass")
 
 CACHE_ALIAS = "monsters"
 
@@ -115,7 +123,7 @@ def _address(*, writes: bool) -> str:
     primary leaves the replica answering until it is promoted), so each has a breaker:
     failed writes during a failover do not turn hits into renders. Never the current
     primary's address: a failover neither resets a breaker nor makes another."""
-    config = settings.CACHES[CACHE_ALIAS]
+    config: dict[str, Any] = settings.CACHES[CACHE_ALIAS]
     sentinels = config.get("OPTIONS", {}).get("SENTINELS")
     if not sentinels:
         return str(config["LOCATION"])
@@ -166,10 +174,21 @@ def get(key: str) -> bytes | None:
     """The PNG at `key`: from this process's tier, else one GET (which then fills the
     tier). None on a miss; CacheUnavailable when Redis cannot answer."""
     tier = process_tier()
-    if tier is not None and (png := tier.get(key)) is not None:
-        return png
-    png = cast("bytes | None", _guarded(lambda backend: backend.get(key), writes=False))
-    if tier is not None and png is not None:
+    if tier is not None:
+        if (png := tier.get(key)) is not None:
+            _PROCESS_HIT.inc()
+            return png
+        _PROCESS_MISS.inc()
+    try:
+        png = cast("bytes | None", _guarded(lambda backend: backend.get(key), writes=False))
+    except CacheUnavailable:
+        _REDIS_BYPASS.inc()
+        raise
+    if png is None:
+        _REDIS_MISS.inc()
+        return None
+    _REDIS_HIT.inc()
+    if tier is not None:
         tier.put(key, png)
     return png
 
@@ -265,7 +284,7 @@ class NoScripting(Exception):
     """The cache is local memory: no Redis to run a script in."""
 
 
-def run_script(script: str, *, keys: list[str], args: list[object]) -> list[object]:
+def run_script(script: str, *, keys: list[str], args: list[float]) -> list[int]:
     """Run a Lua script in the cache's Redis (keys get the cache's prefix), behind the
     breaker. NoScripting without Redis, CacheUnavailable when Redis cannot answer."""
     backend = _backend()
@@ -273,9 +292,9 @@ def run_script(script: str, *, keys: list[str], args: list[object]) -> list[obje
         raise NoScripting
     prefixed = [str(backend.make_key(key)) for key in keys]
 
-    def run(_: BaseCache) -> list[object]:
+    def run(_: BaseCache) -> list[int]:
         client = get_redis_connection(CACHE_ALIAS)
-        return cast("list[object]", client.eval(script, len(prefixed), *prefixed, *args))
+        return [int(value) for value in client.eval(script, len(prefixed), *prefixed, *args)]
 
     return _guarded(run, writes=True)  # the scripts here write (the rate limiter's do)
 

@@ -83,7 +83,7 @@ _local: dict[str, tuple[float, float]] = {}
 _local_lock = threading.Lock()
 
 
-def _local_take(name: str, rate: float, burst: int) -> tuple[int, int, float]:
+def _local_take(name: str, rate: float, burst: int) -> tuple[int, int, int]:
     """The same bucket in this process's memory, for the embedded defaults."""
     now = time.monotonic()
     with _local_lock:
@@ -93,5 +93,5 @@ def _local_take(name: str, rate: float, burst: int) -> tuple[int, int, float]:
         if allowed:
             tokens -= 1
         _local[name] = (tokens, now)
-    wait_ms = 0.0 if tokens >= 1 else math.ceil((1 - tokens) / rate * 1000)
+    wait_ms = 0 if tokens >= 1 else math.ceil((1 - tokens) / rate * 1000)
     return int(allowed), math.floor(tokens), wait_ms

@@ -25,6 +25,7 @@ from django.conf import settings
 
 from . import audit as audit_log
 from . import cache, sources
+from .metrics import GENERATIONS, SINGLE_FLIGHT_WAITS
 from .models import Generation
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ def get_identicon(
 def _single_flight(ref: MonsterRef, *, origin: str, force: bool) -> Identicon:
     deadline = time.monotonic() + _render_budget()
     pause = FIRST_POLL_SECONDS
+    waited = False
     while True:
         with cache.leadership(_lock_name(ref), seconds=_render_budget()) as flight:
             if flight.leader or force:
@@ -184,14 +186,17 @@ def _single_flight(ref: MonsterRef, *, origin: str, force: bool) -> Identicon:
                 png, _, bypassed = _generate(ref, origin=origin, overwrite=force)
                 flight.succeeded()  # the lock stays until it expires: late comers wait
                 return Identicon(png=png, ref=ref, cache_status=BYPASS if bypassed else MISS)
+        if not waited:
+            SINGLE_FLIGHT_WAITS.inc()
+            waited = True
         time.sleep(pause)
         pause = min(pause * 1.5, LAST_POLL_SECONDS)
         try:
-            png = cached_png(ref)
+            found = cached_png(ref)
         except cache.CacheUnavailable:
-            png = None
-        if png is not None:
-            return Identicon(png=png, ref=ref, cache_status=HIT)
+            found = None
+        if found is not None:
+            return Identicon(png=found, ref=ref, cache_status=HIT)
         if time.monotonic() >= deadline:  # the holder is stuck: render ourselves
             png, _, bypassed = _generate(ref, origin=origin, overwrite=force)
             return Identicon(png=png, ref=ref, cache_status=BYPASS if bypassed else MISS)
@@ -257,6 +262,7 @@ def _generate(
             png_bytes=len(png),
             render_ms=render_ms,
         )
+        GENERATIONS.labels(origin).inc()
         if audit is None:
             audit_log.record([generation])
         else:

@@ -9,6 +9,7 @@ turn them into status codes.
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,7 @@ from urllib3.util.retry import Retry
 
 from . import renderer
 from .breaker import breaker_for
+from .metrics import RENDER_FAILURES, RENDERS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 2 * 1024 * 1024
@@ -56,10 +58,13 @@ class RendererSkipped(SourceUnavailable):
 
 
 class Source(Protocol):
-    name: str  # recorded in the audit log
+    @property
+    def name(self) -> str: ...  # recorded in the audit log
+
     # Which art it draws: part of every cache key, ETag and image URL (`v=`), so it
     # changes whenever the bytes for a hash and size could change.
-    revision: str
+    @property
+    def revision(self) -> str: ...
 
     @property
     def address(self) -> str: ...  # where it is: its breaker's name
@@ -167,15 +172,20 @@ def fetch_png(source: Source, name_hash: str, size: int) -> bytes:
         cool_down=settings.BREAKER_COOL_DOWN,
     )
     if not breaker.allow():
+        RENDER_FAILURES.labels("skipped").inc()
         raise RendererSkipped(retry_after=breaker.retry_after())
+    started = time.perf_counter()
     try:
         png = check_png(source.fetch(name_hash, size))
-    except (SourceUnavailable, SourceTimeout):
+    except (SourceUnavailable, SourceTimeout) as exc:
+        RENDER_FAILURES.labels("timeout" if isinstance(exc, SourceTimeout) else "unavailable").inc()
         breaker.failed()
         raise
     except InvalidImage:
+        RENDER_FAILURES.labels("bad_image").inc()
         breaker.succeeded()  # it answered, if badly: up, and no wait to save
         raise
+    RENDERS.observe(time.perf_counter() - started)
     breaker.succeeded()
     return png
 

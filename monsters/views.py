@@ -31,6 +31,7 @@ from . import (
     sources,
 )
 from .forms import DEFAULT_NAME, NameForm
+from .metrics import RATE_LIMITED
 from .models import Generation
 
 PAGE_SIZE = 80
@@ -59,7 +60,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "monsters/home.html", context)
 
 
-@csp_exempt()  # a PNG runs nothing; the fast layer answers hits without CSP alike
+# A PNG runs nothing; the fast layer answers hits without CSP alike. (django-csp types
+# its decorator for views that take the request alone.)
+@csp_exempt()  # type: ignore[arg-type]
 @require_safe
 def monster(request: HttpRequest, name_hash: str) -> HttpResponseBase:
     """The public image route, as the original app had it (plus `size` and `v`)."""
@@ -161,6 +164,7 @@ def _names_limit() -> rate_limit.Limit:
 
 
 def _too_many(decision: rate_limit.Decision, reason: str) -> HttpResponse:
+    RATE_LIMITED.labels(decision.limit.scope).inc()
     response = _plain_text(f"{reason}\n", HTTPStatus.TOO_MANY_REQUESTS)
     response["Cache-Control"] = image_headers.FAILURE_CACHE_CONTROL
     for header, value in decision.headers():

@@ -6,7 +6,6 @@ import contextlib
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import ThreadingMixIn
@@ -14,11 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from django.core.cache import caches
 
 from monsters.renderer import render
 from monsters.renderer.wsgi import app as renderer_app
+from tests import per_run
 from tests.form_client import FormClient
+from tests.ports import free_port
 
 HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
@@ -41,8 +41,13 @@ def _reachable(address: tuple[str, int]) -> bool:
         return False
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Stop at once, with the fix in one sentence, when a real service is missing."""
+    """Stop at once, with the fix in one sentence, when a real service is missing.
+
+    Then, in the run's first process (not in an xdist worker), lock this run's token
+    and sweep away what runs that were killed left behind (tests/per_run.py).
+    """
     needed = {
         "PostgreSQL": (os.environ["DATABASE_URL"], 5432, "DATABASE_URL"),
         "Redis": (os.environ["REDIS_URL"], 6379, "TEST_REDIS_URL"),
@@ -55,6 +60,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 f"(`{HOW_TO_START[service]}`) or point {variable} at a running one.",
                 returncode=3,
             )
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        per_run.hold_run_lock()
+        per_run.sweep_abandoned_runs()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    per_run.release_run_lock()
 
 
 @pytest.fixture
@@ -73,16 +85,10 @@ def admin_client(admin_user) -> FormClient:
 
 @pytest.fixture(autouse=True)
 def empty_monster_cache() -> Iterator[None]:
-    """Each test starts with the suite's own Redis database empty."""
-    caches["monsters"].clear()
+    """Each test starts with none of this run's monsters cached; other runs' are kept."""
+    per_run.empty_monster_cache()
     yield
-    caches["monsters"].clear()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    per_run.empty_monster_cache()
 
 
 @pytest.fixture
@@ -98,7 +104,9 @@ class _QuietHandler(WSGIRequestHandler):
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
-    request_queue_size = 128  # socketserver's 5 drops connections under 32 warm workers
+    # socketserver's default backlog is 5: 32 warming threads connecting at once on a
+    # busy machine overflow it, and the dropped connections time out.
+    request_queue_size = 128
 
 
 class RendererServer:
@@ -146,14 +154,16 @@ def renderer_server(_renderer_process_server: RendererServer, settings) -> Rende
 class _MisbehavingHandler(BaseHTTPRequestHandler):
     """Answers every request the way the server's `mode` says."""
 
+    server: MisbehavingServer
+
     def do_GET(self) -> None:  # noqa: N802
         mode = self.server.mode
         self.server.hits += 1
-        if mode == "hang":
-            time.sleep(self.server.hang_seconds)
+        if mode == "hang":  # garbage, after hang_seconds
+            self.server.released.wait(self.server.hang_seconds)
             self._send(200, "image/png", b"\x89PNG\r\n\x1a\n")
         elif mode == "slow":  # a real monster, after hang_seconds
-            time.sleep(self.server.hang_seconds)
+            self.server.released.wait(self.server.hang_seconds)
             parts = urlsplit(self.path)
             identifier = parts.path.rsplit("/", 1)[-1]
             size = int(parse_qs(parts.query).get("size", ["80"])[0])
@@ -167,6 +177,7 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
         elif mode == "huge":
             self._send(200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024))
         elif mode == "huge-undeclared":
+            self.server.answered += 1
             self.send_response(200)
             self.send_header("Content-Type", "image/png")
             self.send_header("Connection", "close")
@@ -176,6 +187,7 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
             raise AssertionError(f"unknown mode {mode}")
 
     def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.server.answered += 1
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -190,12 +202,15 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
 
 class MisbehavingServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # as _ThreadingWSGIServer's
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _MisbehavingHandler)
         self.mode = "error"
-        self.hits = 0
+        self.hits = 0  # requests received
+        self.answered = 0  # answers begun
         self.hang_seconds = 3.0
+        self.released = threading.Event()  # ends every hang at once
         self.url = f"http://127.0.0.1:{self.server_port}"
 
 
@@ -208,6 +223,7 @@ def bad_renderer(settings) -> Iterator[MisbehavingServer]:
     settings.DNMONSTER_URL = server.url
     settings.DNMONSTER_READ_TIMEOUT = 0.5
     yield server
+    server.released.set()
     server.shutdown()
     server.server_close()
 

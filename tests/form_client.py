@@ -15,7 +15,9 @@ FORM = "application/x-www-form-urlencoded"
 
 
 class FormClient(Client):
-    def post(self, path: str, data: Any = None, content_type: str = FORM, **extra: Any) -> Any:
+    def post(  # type: ignore[override]  # another default content type, on purpose
+        self, path: str, data: Any = None, content_type: str = FORM, **extra: Any
+    ) -> Any:
         if content_type == FORM and isinstance(data, dict):
             data = urlencode(data, doseq=True)
         return super().post(path, data if data is not None else "", content_type, **extra)

@@ -244,6 +244,7 @@ def test_production_settings_behind_tls_pass_check_deploy():
         "ALLOWED_HOSTS": "identidock.example.com",
         "BEHIND_TLS_PROXY": "true",
     }
+    environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' setting, not ours
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,

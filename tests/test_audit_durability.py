@@ -4,6 +4,7 @@ too, the row is logged with every field."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import logging
@@ -29,11 +30,13 @@ class AuditDatabase:
 
     def __init__(self) -> None:
         self._shared = connection.settings_dict
-        self._original = dict(self._shared)
+        self._original = copy.deepcopy(dict(self._shared))
 
     def point_at(self, port: int) -> None:
         connection.close()
-        self._shared.update(HOST="127.0.0.1", PORT=str(port))
+        # The production connect timeout (libpq's least, 2 s), not the suite's generous one.
+        options = {**self._shared.get("OPTIONS", {}), "connect_timeout": 2}
+        self._shared.update(HOST="127.0.0.1", PORT=str(port), OPTIONS=options)
 
     def restore(self) -> None:
         connection.close()
@@ -157,3 +160,16 @@ def test_with_redis_down_too_the_row_is_logged_with_every_field(
     assert fields["name_hash"] == moby
     assert fields["size"] == "120"
     assert {"event_id", "source", "origin", "png_bytes", "render_ms", "created_at"} <= set(fields)
+
+
+def test_a_connection_closed_under_the_app_queues_the_row_instead_of_failing(
+    client, renderer_server, empty_queue
+):
+    connection.ensure_connection()
+    connection.connection.close()  # psycopg2's own: Django sees InterfaceError, not a DatabaseError
+    response = client.get(f"/monster/{identity.hash_name('Moby Dock')}")
+    assert response.status_code == HTTPStatus.OK
+    assert audit.queue_length() == 1
+    connection.close()
+    flush()
+    assert rows() == 1

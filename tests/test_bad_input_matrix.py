@@ -10,9 +10,11 @@ import sys
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
+from typing import cast
 
 import pytest
 from django.core.cache import caches
+from django_redis.cache import RedisCache
 
 from monsters import identity
 from monsters.models import Generation
@@ -26,7 +28,8 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def nothing_cached_or_audited() -> bool:
-    return not caches["monsters"].keys("monster:*") and not Generation.objects.exists()
+    redis_cache = cast(RedisCache, caches["monsters"])
+    return not redis_cache.keys("monster:*") and not Generation.objects.exists()
 
 
 def one_line_reason(response) -> str:

@@ -10,6 +10,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 import redis
@@ -26,7 +27,7 @@ URL = f"/monster/{MOBY}"
 
 
 def point_cache_at(settings, url: str) -> None:
-    monsters_cache = dict(django_settings.CACHES["monsters"])
+    monsters_cache: dict[str, Any] = {**django_settings.CACHES["monsters"]}
     monsters_cache["LOCATION"] = url
     settings.CACHES = {**django_settings.CACHES, "monsters": monsters_cache}
 

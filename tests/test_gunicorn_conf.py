@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import runpy
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "gunicorn.conf.py"
@@ -23,6 +28,7 @@ TUNING = (
     "GUNICORN_MAX_REQUESTS",
     "GUNICORN_MAX_REQUESTS_JITTER",
     "GUNICORN_LOG_LEVEL",
+    "GUNICORN_ACCESS_LOG",
     "GUNICORN_CONTROL_SOCKET",
     "FORWARDED_ALLOW_IPS",
 )
@@ -46,14 +52,29 @@ def test_defaults_bind_port_5000_with_threaded_workers(load):
     config = load()
     assert config["bind"] == ["0.0.0.0:5000"]
     assert config["worker_class"] == "gthread"
-    assert config["threads"] == 4
+    assert config["threads"] > 1
     assert config["workers"] == config["default_workers"](len(os.sched_getaffinity(0)))
 
 
-def test_defaults_recycle_workers_with_jitter_and_drain_gracefully(load):
+def test_workers_are_not_recycled_unless_asked(load):
+    # gunicorn's 0: a worker is never replaced for having served many requests.
+    assert load()["max_requests"] == 0
+
+
+def test_recycling_when_asked_is_jittered_by_a_tenth_unless_the_jitter_is_given(load):
+    config = load(GUNICORN_MAX_REQUESTS="100000")
+    assert (config["max_requests"], config["max_requests_jitter"]) == (100_000, 10_000)
+    config = load(GUNICORN_MAX_REQUESTS="100000", GUNICORN_MAX_REQUESTS_JITTER="0")
+    assert config["max_requests_jitter"] == 0
+
+
+def test_connections_are_kept_alive_and_requests_drain_before_compose_kills(load):
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    stop_grace_seconds = int(compose["services"]["identidock"]["stop_grace_period"].rstrip("s"))
     config = load()
-    assert (config["max_requests"], config["max_requests_jitter"]) == (1000, 100)
-    assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == (30, 20, 5)
+    assert config["keepalive"] > 0
+    assert 0 < config["graceful_timeout"] < stop_grace_seconds
+    assert config["timeout"] > 0
 
 
 def test_defaults_log_access_to_stdout_and_trust_only_local_proxies(load):
@@ -61,6 +82,13 @@ def test_defaults_log_access_to_stdout_and_trust_only_local_proxies(load):
     assert config["accesslog"] == "-"
     assert config["errorlog"] == "-"
     assert config["forwarded_allow_ips"] == "127.0.0.1,::1"
+
+
+@pytest.mark.parametrize(("value", "accesslog"), [("off", None), ("false", None), ("on", "-")])
+def test_the_access_log_can_be_turned_off(load, value, accesslog):
+    config = load(GUNICORN_ACCESS_LOG=value)
+    assert config["accesslog"] == accesslog
+    assert config["errorlog"] == "-"  # gunicorn's own log stays
 
 
 @pytest.mark.parametrize(("cores", "workers"), [(1, 3), (2, 5), (3, 7), (4, 8), (64, 8)])
@@ -79,6 +107,7 @@ def test_every_value_can_be_tuned_from_the_environment(load):
         GUNICORN_MAX_REQUESTS="500",
         GUNICORN_MAX_REQUESTS_JITTER="50",
         GUNICORN_LOG_LEVEL="warning",
+        GUNICORN_ACCESS_LOG="off",
         FORWARDED_ALLOW_IPS="10.0.0.0/8",
     )
     assert config["workers"] == 3
@@ -87,6 +116,7 @@ def test_every_value_can_be_tuned_from_the_environment(load):
     assert (config["timeout"], config["graceful_timeout"], config["keepalive"]) == (60, 25, 75)
     assert (config["max_requests"], config["max_requests_jitter"]) == (500, 50)
     assert config["loglevel"] == "warning"
+    assert config["accesslog"] is None
     assert config["forwarded_allow_ips"] == "10.0.0.0/8"
 
 
@@ -94,16 +124,32 @@ def test_empty_values_mean_the_defaults(load):
     # docker-compose.yml passes `${GUNICORN_WORKERS:-}`: empty when the operator sets none.
     empty = load(**dict.fromkeys(TUNING, ""))
     defaults = load()
-    for setting in ("workers", "threads", "worker_class", "timeout", "graceful_timeout"):
-        assert empty[setting] == defaults[setting]
-    assert (empty["max_requests"], empty["forwarded_allow_ips"]) == (1000, "127.0.0.1,::1")
-    assert empty["control_socket_disable"] is True
+    for setting in (
+        "workers",
+        "threads",
+        "worker_class",
+        "timeout",
+        "graceful_timeout",
+        "keepalive",
+        "max_requests",
+        "max_requests_jitter",
+        "accesslog",
+        "loglevel",
+        "forwarded_allow_ips",
+        "control_socket_disable",
+    ):
+        assert empty[setting] == defaults[setting], setting
 
 
 @pytest.mark.parametrize("value", ["many", "-1", "0", "2.5"])
 def test_a_worker_count_that_is_not_a_positive_whole_number_is_refused(load, value):
     with pytest.raises(SystemExit, match="GUNICORN_WORKERS must be a whole number of at least 1"):
         load(GUNICORN_WORKERS=value)
+
+
+def test_an_access_log_switch_that_is_neither_on_nor_off_is_refused(load):
+    with pytest.raises(SystemExit, match="GUNICORN_ACCESS_LOG must be on or off, not 'maybe'"):
+        load(GUNICORN_ACCESS_LOG="maybe")
 
 
 def test_the_control_socket_is_off_unless_a_path_is_given(load, tmp_path):
@@ -148,3 +194,35 @@ def test_gunicorn_refuses_a_bad_value_with_one_clear_line_and_no_traceback():
     assert result.returncode != 0
     assert "GUNICORN_THREADS must be a whole number of at least 1, not 'lots'." in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("switch", "logged"), [("on", True), ("off", False)])
+def test_a_served_request_is_logged_only_while_the_access_log_is_on(tmp_path, switch, logged):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environment = {k: v for k, v in os.environ.items() if k not in TUNING}
+    environment.update(GUNICORN_ACCESS_LOG=switch, GUNICORN_WORKERS="1")
+    stdout = tmp_path / "stdout"
+    with stdout.open("wb") as out:
+        server = subprocess.Popen(
+            [str(GUNICORN), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}"]
+            + ["monsters.renderer.wsgi:app"],
+            cwd=ROOT,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert ('"GET /healthz HTTP/1.1" 200' in stdout.read_text()) is logged

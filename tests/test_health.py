@@ -8,35 +8,43 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
 
 import pytest
-from django_redis import get_redis_connection
 
 from monsters.models import Generation
+from tests import per_run
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    """A port where nothing listens: connections are refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# Far longer than any timeout under test, however slow the machine.
+SILENT_SECONDS = 20
 
 
 @pytest.fixture
 def silent_port() -> Iterator[int]:
-    """A port that accepts connections and then never says a word (a hung server)."""
+    """A port that accepts connections and then never says a word (a hung server).
+
+    After SILENT_SECONDS it hangs up (connection reset): a client without a timeout of
+    its own then fails with a connection error, rather than hanging the suite.
+    """
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(16)
-        yield server.getsockname()[1]
+        hang_up = threading.Timer(SILENT_SECONDS, server.close)
+        hang_up.start()
+        try:
+            yield server.getsockname()[1]
+        finally:
+            hang_up.cancel()
 
 
 def _monster_cache_at(settings, location: str) -> None:
@@ -84,9 +92,14 @@ def test_readyz_is_200_when_postgres_redis_and_the_renderer_are_up(client, rende
 
 
 def test_readyz_reports_how_long_each_check_took(client, renderer_server):
-    for component in _components(client.get("/readyz")).values():
-        assert isinstance(component["ms"], float)
-        assert 0 <= component["ms"] < 1000
+    started = time.perf_counter()
+    response = client.get("/readyz")
+    request_ms = (time.perf_counter() - started) * 1000
+    components = _components(response).values()
+    assert all(isinstance(component["ms"], float) for component in components)
+    assert all(component["ms"] >= 0 for component in components)
+    # The checks run one after the other, inside the request.
+    assert sum(component["ms"] for component in components) <= request_ms
 
 
 def test_readyz_asks_the_renderer_for_one_tiny_monster(client, renderer_server):
@@ -97,7 +110,7 @@ def test_readyz_asks_the_renderer_for_one_tiny_monster(client, renderer_server):
 def test_readyz_writes_nothing(client, renderer_server):
     client.get("/readyz")
     assert not Generation.objects.exists()
-    assert get_redis_connection("monsters").dbsize() == 0
+    assert per_run.cached_keys() == []
 
 
 def test_readyz_is_never_cached(client, renderer_server):
@@ -158,9 +171,9 @@ def test_readyz_gives_up_on_a_hanging_renderer_within_its_own_short_timeout(
 ):
     bad_renderer.mode = "hang"
     settings.DNMONSTER_READ_TIMEOUT = 30.0  # a request may wait this long; a probe may not
-    started = time.monotonic()
+    # It answers garbage after 10 s: a probe that waited that long would see InvalidImage.
+    bad_renderer.hang_seconds = 10.0
     response = client.get("/readyz")
-    assert time.monotonic() - started < 2.5
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert _components(response)["renderer"]["error"] == "SourceTimeout"
 
@@ -175,14 +188,13 @@ def test_readyz_is_503_when_redis_refuses_connections(client, settings, renderer
     assert _components(response)["renderer"]["status"] == "up"
 
 
-def test_readyz_gives_up_on_a_silent_redis_within_a_couple_of_seconds(
+def test_readyz_gives_up_on_a_silent_redis_within_its_socket_timeout(
     client, settings, renderer_server, silent_port
 ):
     _monster_cache_at(settings, f"redis://127.0.0.1:{silent_port}/0")
-    started = time.monotonic()
     response = client.get("/readyz")
-    assert time.monotonic() - started < 3
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    # Not the ConnectionError of the silent server hanging up: readyz gave up first.
     assert _components(response)["cache"]["error"] == "TimeoutError"
 
 
@@ -234,12 +246,13 @@ def test_readyz_is_503_when_postgres_refuses_connections():
 
 
 def test_readyz_gives_up_on_a_silent_postgres_within_its_connect_timeout(silent_port):
-    started = time.monotonic()
     status, body = _readyz_in_a_process(f"postgres://postgres@127.0.0.1:{silent_port}/nowhere")
-    # libpq's connect timeout is 2 s; the rest is starting Python and Django.
-    assert time.monotonic() - started < 10
-    assert 1900 <= body["components"]["database"]["ms"] < 4000
     assert status == HTTPStatus.SERVICE_UNAVAILABLE
+    database = body["components"]["database"]
+    assert database["error"] == "OperationalError"
+    # It waited for libpq's connect timeout (2 s at least), and gave up long before the
+    # silent server hung up.
+    assert 1900 <= database["ms"] < SILENT_SECONDS * 1000
 
 
 def test_readyz_is_503_when_the_database_does_not_exist():

@@ -35,12 +35,16 @@ def test_size_parameter_sets_the_image_size(client, renderer_server, size):
 def _current_url(client, name: str = "Moby Dock", size: int = 80) -> str:
     """The image URL the page emits: it names the art's revision."""
     html = client.post("/", {"name": name}).content.decode()
-    src = re.search(r'<img src="([^"]+)"', html)[1].replace("&amp;", "&")
+    found = re.search(r'<img src="([^"]+)"', html)
+    assert found, "the page shows a monster"
+    src = found[1].replace("&amp;", "&")
     return src if size == 80 else src.replace("size=80", f"size={size}")
 
 
 def _max_age(response) -> int:
-    return int(re.search(r"max-age=(\d+)", response["Cache-Control"])[1])
+    found = re.search(r"max-age=(\d+)", response["Cache-Control"])
+    assert found, response["Cache-Control"]
+    return int(found[1])
 
 
 def test_emitted_urls_name_the_revision_and_are_immutable_for_a_year(client, renderer_server):

@@ -51,6 +51,12 @@ def test_renderer_revision_with_characters_unfit_for_a_cache_key_is_refused():
     assert "DNMONSTER_REVISION may hold" in result.stderr
 
 
+def test_cache_key_prefix_with_characters_unfit_for_a_cache_key_is_refused():
+    result = _load_settings(SECRET_KEY="x" * 50, CACHE_KEY_PREFIX="two words")
+    assert result.returncode != 0
+    assert "CACHE_KEY_PREFIX may hold" in result.stderr
+
+
 def _monster_cache(**env: str) -> dict:
     code = (
         "from django.conf import settings; import json; "

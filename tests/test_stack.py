@@ -18,6 +18,7 @@ import pytest
 from scripts.stack import StackError, compose, databases, ports, smoke
 from scripts.stack.processes import Exit
 from scripts.stack.topology import Stack
+from tests import per_run
 
 SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"}
 
@@ -26,7 +27,7 @@ SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"
 class StackRun:
     database_url: str
     report: smoke.SmokeReport
-    migrate: Exit
+    migrate: Exit | None  # None only when migrate never ran
     exits: dict[str, Exit]
     generations: int
 
@@ -39,7 +40,12 @@ def stack_run(tmp_path_factory) -> StackRun:
         running = Stack(
             database_url=database_url,
             redis_url=os.environ["REDIS_URL"],
-            variables={**SECRETS, "GUNICORN_WORKERS": "2"},
+            # The run's own cache keys: other test runs may share this Redis database.
+            variables={
+                **SECRETS,
+                "GUNICORN_WORKERS": "2",
+                "CACHE_KEY_PREFIX": per_run.cache_key_prefix(),
+            },
             log_dir=tmp_path_factory.mktemp("stack-logs"),
         )
         with running:
@@ -47,7 +53,7 @@ def stack_run(tmp_path_factory) -> StackRun:
             exits = running.stop()
         with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM monsters_generation")
-            generations = cursor.fetchone()[0]
+            (generations,) = cursor.fetchone() or (None,)
         connection.close()
     finally:
         databases.drop_database(database_url)

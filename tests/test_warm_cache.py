@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import socket
 import time
 
 import pytest
@@ -21,6 +20,8 @@ from monsters import cache, identity, renderer, service
 from monsters.models import Generation
 from monsters.service import Entry
 from monsters.warming import engine, inputs
+from tests import per_run
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,7 +109,7 @@ def test_byte_order_mark_at_the_start_of_a_file_is_not_part_of_the_first_name(
 def test_audit_log_rebuilds_a_lost_cache_at_the_recorded_sizes(renderer_server):
     generate(MOBY, 64)
     generate(MOBY, 120)
-    caches["monsters"].clear()  # Redis lost its contents
+    per_run.empty_monster_cache()  # Redis lost its contents
     renderer_server.requests.clear()
     out, _ = warm(from_audit_log=True)
     assert cached_png(MOBY, 64) is not None and cached_png(MOBY, 120) is not None
@@ -120,7 +121,7 @@ def test_audit_log_rebuilds_a_lost_cache_at_the_recorded_sizes(renderer_server):
 def test_audit_log_with_sizes_warms_every_recorded_hash_at_those_sizes(renderer_server):
     generate(MOBY, 64)
     generate(MOBY, 120)
-    caches["monsters"].clear()
+    per_run.empty_monster_cache()
     warm(from_audit_log=True, size=["200"])
     assert cached_png(MOBY, 200) is not None
     assert cached_png(MOBY, 64) is None and cached_png(MOBY, 120) is None
@@ -146,7 +147,7 @@ def test_since_limits_the_audit_log_to_generations_from_that_day_on(renderer_ser
 def test_names_file_and_audit_log_combine(renderer_server, tmp_path):
     from_log = identity.hash_name("from the log")
     generate(from_log, 64)
-    caches["monsters"].clear()
+    per_run.empty_monster_cache()
     out, _ = warm("Moby Dock", file=names_file(tmp_path, "Alice\n"), from_audit_log=True)
     assert cached_png(MOBY) is not None
     assert cached_png(identity.hash_name("Alice")) is not None
@@ -399,18 +400,12 @@ def test_a_local_memory_cache_is_warned_about(settings):
     assert "local memory" in err
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_an_unreachable_cache_stops_the_command_before_any_work(renderer_server, settings):
     settings.CACHES = {
         **settings.CACHES,
         "monsters": {
             **settings.CACHES["monsters"],
-            "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
         },
     }
     status, _, err = warm_failing("Moby Dock")

@@ -10,7 +10,7 @@ import datetime
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Field, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -53,7 +53,10 @@ def distinct_values(field_name: str) -> list:
     """
     quote = connection.ops.quote_name
     table = quote(Generation._meta.db_table)
-    column = quote(Generation._meta.get_field(field_name).column)
+    field = Generation._meta.get_field(field_name)
+    if not isinstance(field, Field) or not field.column:
+        raise ValueError(f"{field_name!r} is not a column of the audit log")
+    column = quote(field.column)
     sql = f"""
         WITH RECURSIVE found(value) AS (
             SELECT MIN({column}) FROM {table}

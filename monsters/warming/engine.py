@@ -196,7 +196,7 @@ class _Workers:
 
     def drop_queued(self) -> list[Entry]:
         """Take back every entry no worker has started yet."""
-        dropped = []
+        dropped: list[Entry] = []
         while True:
             try:
                 entry = self._jobs.get_nowait()

@@ -175,7 +175,9 @@ class Topology:
             address = self.client(sentinel_port).sentinel_get_master_addr_by_name(self.service)
         except redis.RedisError:
             return None
-        return int(address[1]) if address else None
+        if not isinstance(address, (list, tuple)):
+            return None  # the sentinel knows no such service
+        return int(address[1])
 
     def _answers(self, port: int) -> bool:
         process = self._processes[port]
@@ -193,6 +195,8 @@ class Topology:
     def _sentinels_see_everyone(self) -> bool:
         for port in self.sentinel_ports:
             state = self.client(port).sentinel_master(self.service)
+            if not isinstance(state, dict):
+                return False
             if state["num-other-sentinels"] < len(self.sentinel_ports) - 1:
                 return False
             if state["num-slaves"] < 1:

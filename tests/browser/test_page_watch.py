@@ -3,16 +3,9 @@ really sees them: each test provokes one problem and then clears it."""
 
 from __future__ import annotations
 
-import socket
 from http import HTTPStatus
 
 from monsters import identity
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _problems_then_clear(pages, page) -> list[str]:
@@ -38,8 +31,8 @@ def test_watch_reports_an_image_that_does_not_load(pages):
 
 def test_watch_reports_an_uncaught_script_error(pages):
     page = pages.open("/")
-    page.evaluate("setTimeout(() => { throw new Error('monster escaped'); })")
-    page.wait_for_timeout(50)
+    with page.expect_event("pageerror"):
+        page.evaluate("setTimeout(() => { throw new Error('monster escaped'); })")
     problems = _problems_then_clear(pages, page)
     assert any("page error" in p and "monster escaped" in p for p in problems)
 
@@ -53,15 +46,15 @@ def test_watch_reports_a_console_error(pages):
 def test_watch_reports_a_request_that_fails(pages):
     page = pages.open("/")
     # Same origin (the page's CSP refuses any other), cut off before it is answered.
-    page.evaluate(
-        """() => {
-            const stop = new AbortController();
-            const request = fetch('/readyz?cut-off', {signal: stop.signal}).catch(() => null);
-            stop.abort();
-            return request;
-        }"""
-    )
-    page.wait_for_timeout(200)
+    with page.expect_event("requestfailed"):
+        page.evaluate(
+            """() => {
+                const stop = new AbortController();
+                const request = fetch('/readyz?cut-off', {signal: stop.signal}).catch(() => null);
+                stop.abort();
+                return request;
+            }"""
+        )
     problems = _problems_then_clear(pages, page)
     assert any(p.startswith("request failed: GET") and "cut-off" in p for p in problems)
 

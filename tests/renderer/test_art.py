@@ -50,7 +50,9 @@ def test_background_and_corners_are_transparent(size: int) -> None:
     image = decode(render(SAMPLE_ID, size))
     last = size - 1
     for corner in [(0, 0), (last, 0), (0, last), (last, last)]:
-        assert image.getpixel(corner)[3] == 0
+        pixel = image.getpixel(corner)
+        assert isinstance(pixel, tuple)
+        assert pixel[3] == 0
     histogram = image.getchannel("A").histogram()
     # Only fully clear background and fully opaque monster: no soft edges from scaling.
     assert {alpha for alpha, count in enumerate(histogram) if count} == {0, 255}
@@ -124,7 +126,9 @@ def test_non_integer_size_raises_value_error() -> None:
 def test_non_square_canvas_has_the_requested_size_and_centres_the_monster() -> None:
     image = decode(render_canvas(SAMPLE_ID, 300, 100))
     assert image.size == (300, 100)
-    left, top, right, bottom = image.getchannel("A").getbbox()
+    bbox = image.getchannel("A").getbbox()
+    assert bbox is not None
+    left, top, right, bottom = bbox
     assert left == 300 - right
     # The grid is centred, so the monster is as high as a square render of the short side.
     square = decode(render(SAMPLE_ID, 100))
@@ -143,8 +147,9 @@ def test_scaling_is_by_whole_cells() -> None:
     image = decode(render(SAMPLE_ID, 4 * GRID))
     for y in range(0, 4 * GRID, 4):
         for x in range(0, 4 * GRID, 4):
-            block = image.crop((x, y, x + 4, y + 4))
-            assert len(block.getcolors()) == 1
+            colors = image.crop((x, y, x + 4, y + 4)).getcolors()
+            assert colors is not None
+            assert len(colors) == 1
 
 
 def test_sizes_below_the_grid_still_show_the_monster() -> None:

@@ -16,16 +16,12 @@ import pytest
 import requests
 from PIL import Image
 
+from tests.ports import free_port
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 15
 REQUEST_TIMEOUT_SECONDS = 5
 MONSTER_ID = "9d19f9f3fabd63c76a2d1408e061de7ae453e8f42488dc5812948081f4035eba"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
@@ -44,7 +40,7 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     """gunicorn running `monsters.renderer.wsgi:app` on a free port, for this module."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -74,7 +70,7 @@ def base_url() -> Iterator[str]:
             process.wait()
 
 
-def get(base_url: str, path: str, **params: object) -> requests.Response:
+def get(base_url: str, path: str, **params: str | int) -> requests.Response:
     return requests.get(base_url + path, params=params, timeout=REQUEST_TIMEOUT_SECONDS)
 
 
@@ -149,7 +145,7 @@ def test_longest_allowed_id_with_every_allowed_character_is_accepted(base_url: s
     ],
 )
 def test_bad_sizes_get_400_with_a_one_line_reason(
-    base_url: str, params: dict[str, object], reason: str
+    base_url: str, params: dict[str, str | int], reason: str
 ) -> None:
     response = get(base_url, f"/monster/{MONSTER_ID}", **params)
     assert response.status_code == HTTPStatus.BAD_REQUEST

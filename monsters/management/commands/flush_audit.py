@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError
+from django.db import Error as DatabaseError  # InterfaceError too
 
 from monsters import audit
 

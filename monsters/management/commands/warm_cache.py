@@ -14,7 +14,7 @@ import datetime
 import logging
 import sys
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
@@ -226,9 +226,8 @@ class _Console:
         if verbosity >= 1 and self._stdout.isatty():
             # The raw stream: OutputWrapper.write() would end each of tqdm's redraws
             # with a newline.
-            self._bar = tqdm(
-                total=total, unit=" entries", file=self._stdout._out, dynamic_ncols=True
-            )
+            raw: Any = self._stdout._out
+            self._bar = tqdm(total=total, unit=" entries", file=raw, dynamic_ncols=True)
 
     def __enter__(self) -> _Console:
         return self

@@ -1,0 +1,88 @@
+"""The metrics a real gunicorn serves: summed over its workers, on a port of their
+own, in a format promtool accepts."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from monsters import identity
+from tests.ports import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def gunicorn() -> Iterator[tuple[str, str]]:
+    """(site URL, metrics URL) of the web app under gunicorn.conf.py, two workers."""
+    port, metrics_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+        + ["--bind", f"127.0.0.1:{port}", "--workers", "2", "identidock.wsgi"],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SECRET_KEY": "metrics-server-test-only",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": "sqlite:///:memory:",
+            "METRICS_PORT": str(metrics_port),
+            "GUNICORN_ACCESS_LOG": "off",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    site, metrics = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{site}/healthz", timeout=2)
+                requests.get(metrics, timeout=2)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, "gunicorn exited"
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+        yield site, metrics
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def counted(metrics_url: str, series: str) -> float:
+    for line in requests.get(metrics_url, timeout=5).text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_requests_to_every_worker_add_up_on_the_metrics_port(gunicorn):
+    site, metrics = gunicorn
+    series = 'identidock_http_requests_total{route="probe",status="200"}'
+    before = counted(metrics, series)
+    for _ in range(40):  # a new connection each time: both workers take some
+        requests.get(f"{site}/healthz", timeout=5, headers={"Connection": "close"})
+    assert counted(metrics, series) == before + 40
+
+
+def test_the_site_does_not_serve_metrics(gunicorn):
+    site, _ = gunicorn
+    assert requests.get(f"{site}/metrics", timeout=5).status_code == 404
+
+
+def test_the_scrape_passes_promtool(gunicorn):
+    site, metrics = gunicorn
+    requests.get(f"{site}/monster/{identity.hash_name('Moby Dock')}", timeout=30)
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: apt-get install -y prometheus"
+    scrape = requests.get(metrics, timeout=5).content
+    assert b"identidock_cache_lookups_total" in scrape
+    result = subprocess.run([promtool, "check", "metrics"], input=scrape, capture_output=True)
+    assert result.returncode == 0, result.stdout + result.stderr
