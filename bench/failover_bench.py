@@ -177,7 +177,8 @@ def _drill(args: argparse.Namespace, topology: Topology, base_url: str, logs: Pa
     after_failover = [fetch(after)[1] for _ in range(2)]
     on_promoted = bool(topology.client(new_primary).exists(_stored_key(after)))
     breaker_lines = [
-        line.split(" monsters.breaker ", 1)[-1]
+        # "<time> WARNING monsters.breaker [<request id>] Redis cache ...": the message
+        line[line.index("Redis cache") :]
         for line in (logs / "error.log").read_text().splitlines()
         if "monsters.breaker" in line and "Redis cache" in line
     ]
