@@ -80,6 +80,7 @@ def _environment(database_url: str, topology: Topology, workers: int) -> dict[st
         GUNICORN_WORKERS=str(workers),
         GUNICORN_THREADS="4",
         GUNICORN_MAX_REQUESTS="0",
+        METRICS_PORT="0",  # no metrics server: 9100 may be another server's on this machine
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
     )
