@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run stack test lint format bench observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
+.PHONY: run stack test lint format bench failover observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -82,6 +82,10 @@ observe:
 	mkdir -p var/prometheus
 	prometheus --config.file=deploy/prometheus/prometheus.yml --storage.tsdb.path=var/prometheus \
 		--web.listen-address=127.0.0.1:9090
+
+## failover: kill the Redis primary under load behind Sentinel, and print what clients saw (FAILOVER_ARGS="--rounds 1")
+failover: $(VENV)/.base
+	$(PY) bench/failover_bench.py $(FAILOVER_ARGS)
 
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run

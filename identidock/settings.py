@@ -50,6 +50,20 @@ def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return int(value)
 
 
+def _env_addresses(name: str) -> list[tuple[str, int]]:
+    """Comma-separated `host:port` pairs (`[::1]:26379` for IPv6) -> [(host, port)]."""
+    addresses = []
+    for item in _env_list(name, ""):
+        host, _, port = item.rpartition(":")
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(
+                f"{name} must list host:port pairs separated by commas, not {item!r}."
+            )
+        addresses.append((host, int(port)))
+    return addresses
+
+
 def _env_float(name: str, default: float) -> float:
     value = _env_str(name)
     try:
@@ -188,11 +202,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         _options["options"] = f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The monster cache. Redis when REDIS_URL is set; an outage degrades to "no cache"
-# (X-Cache: BYPASS) rather than to errors: monsters/cache.py catches Redis's errors
-# itself, behind a breaker, instead of django-redis's IGNORE_EXCEPTIONS, which would
-# hide them. Local memory when unset. CACHE_KEY_PREFIX lets several deployments (or
-# test runs) share one Redis database: `<prefix>:monster:v1:...`.
+# The monster cache: one Redis server at REDIS_URL, or the primary that Redis Sentinel
+# names (REDIS_SENTINELS), or local memory when neither is set. An outage, a failover
+# included, degrades to "no cache" (X-Cache: BYPASS) rather than to errors:
+# monsters/cache.py catches Redis's errors itself, behind a breaker, instead of
+# django-redis's IGNORE_EXCEPTIONS, which would hide them. CACHE_KEY_PREFIX lets several
+# deployments (or test runs) share one Redis database: `<prefix>:monster:v1:...`.
 REDIS_URL = _env_str("REDIS_URL")
 REDIS_CONNECT_TIMEOUT = _env_float("REDIS_CONNECT_TIMEOUT", 0.1)
 REDIS_TIMEOUT = _env_float("REDIS_TIMEOUT", 0.15)
@@ -201,18 +216,48 @@ if not re.fullmatch(r"[A-Za-z0-9._-]{0,40}", CACHE_KEY_PREFIX):
     raise ImproperlyConfigured(
         "CACHE_KEY_PREFIX may hold at most 40 letters, digits, '.', '_' and '-'."
     )
-if REDIS_URL:
+REDIS_SENTINELS = _env_addresses("REDIS_SENTINELS")
+# django-redis reads the name from a URL's host part, which it lower-cases.
+REDIS_SENTINEL_SERVICE = _env_str("REDIS_SENTINEL_SERVICE", "mymaster")
+if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,62}", REDIS_SENTINEL_SERVICE):
+    raise ImproperlyConfigured(
+        "REDIS_SENTINEL_SERVICE must be the master's name in lower-case letters, digits,"
+        f" '.', '-' and '_', not {REDIS_SENTINEL_SERVICE!r}."
+    )
+if REDIS_URL and REDIS_SENTINELS:
+    raise ImproperlyConfigured(
+        "REDIS_URL and REDIS_SENTINELS are both set: leave REDIS_URL empty to find Redis"
+        " through Sentinel, or REDIS_SENTINELS empty to use the one server at REDIS_URL."
+    )
+if REDIS_URL or REDIS_SENTINELS:
+    _redis_options: dict[str, object] = {
+        "CLIENT_CLASS": "django_redis.client.DefaultClient",
+        "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
+        "SOCKET_TIMEOUT": REDIS_TIMEOUT,
+    }
+    if REDIS_SENTINELS:
+        # django-redis's Sentinel client: writes go to the primary the sentinels name,
+        # reads to a replica (the primary when none is up); after a failover both pools
+        # ask the sentinels again. The factory is this cache's own option rather than
+        # DJANGO_REDIS_CONNECTION_FACTORY, which would apply to every django-redis cache.
+        _redis_options |= {
+            "CLIENT_CLASS": "django_redis.client.SentinelClient",
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "SENTINELS": REDIS_SENTINELS,
+            # Asking the sentinels is bounded by the same timeouts as Redis itself.
+            "SENTINEL_KWARGS": {
+                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+            },
+        }
     _monster_cache: dict[str, Any] = {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        # With Sentinel the host part names the master (the service), not a machine.
+        "LOCATION": REDIS_URL or f"redis://{REDIS_SENTINEL_SERVICE}/0",
         "TIMEOUT": None,  # no expiry: Redis evicts least-recently-used entries
         "KEY_PREFIX": CACHE_KEY_PREFIX,
         "KEY_FUNCTION": "monsters.cache.make_key",
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
-            "SOCKET_TIMEOUT": REDIS_TIMEOUT,
-        },
+        "OPTIONS": _redis_options,
     }
 else:
     _monster_cache = {

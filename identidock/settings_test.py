@@ -28,6 +28,7 @@ _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/identidock")
 os.environ["REDIS_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.pop("REDIS_SENTINELS", None)  # one server: the tests of Sentinel start their own
 # In the environment, not only in CACHES: `manage.py` and gunicorn processes started by
 # the tests, on the production settings, read it from there.
 os.environ["CACHE_KEY_PREFIX"] = "-".join(filter(None, ["test", TEST_RUN, _XDIST_WORKER]))

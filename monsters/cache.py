@@ -8,7 +8,8 @@ and answer a hit without a network round trip; `0` turns the tier off. Entries i
 never expire; Redis evicts by LRU. Every Redis call goes through a breaker: an
 unreachable Redis raises CacheUnavailable (the service answers without the cache,
 X-Cache: BYPASS), and after repeated failures it is skipped without a timeout per
-request until a probe finds it back.
+request until a probe finds it back. With Sentinel, writes (to the primary) and reads
+(from a replica) have a breaker each, so a failover of the primary leaves hits alone.
 """
 
 from __future__ import annotations
@@ -104,27 +105,45 @@ def _backend() -> BaseCache:
     return caches[CACHE_ALIAS]
 
 
-def _breaker(backend: BaseCache) -> Breaker | None:
+def _breaker(backend: BaseCache, *, writes: bool) -> Breaker | None:
     if not isinstance(backend, RedisCache):
         return None  # local memory lives in this process: it cannot be down
     return breaker_for(
-        f"Redis cache {_location()}",
+        f"Redis cache {_address(writes=writes)}",
         failures_to_open=settings.BREAKER_FAILURES,
         cool_down=settings.BREAKER_COOL_DOWN,
     )
 
 
-def _guarded(operation: Callable[[BaseCache], T]) -> T:
-    """Run one backend operation behind the Redis breaker: a failure or an open breaker
-    is a CacheUnavailable, raised at once and never retried."""
+def _address(*, writes: bool) -> str:
+    """Where the cache is, for its breakers' names and the log.
+
+    One server: its URL, and one breaker for reads and writes, which fail together.
+    Sentinel: writes go to the primary and reads to a replica, which fail apart (a dead
+    primary leaves the replica answering until it is promoted), so each has a breaker:
+    failed writes during a failover do not turn hits into renders. Never the current
+    primary's address: a failover neither resets a breaker nor makes another."""
+    config: dict[str, Any] = settings.CACHES[CACHE_ALIAS]
+    sentinels = config.get("OPTIONS", {}).get("SENTINELS")
+    if not sentinels:
+        return str(config["LOCATION"])
+    where = ",".join(f"{host}:{port}" for host, port in sentinels)
+    side = "writes to the primary" if writes else "reads from a replica"
+    return f"{config['LOCATION']} ({side}) via Sentinel {where}"
+
+
+def _guarded(operation: Callable[[BaseCache], T], *, writes: bool) -> T:
+    """Run one backend operation behind the Redis breaker (for `writes` or for reads):
+    a failure or an open breaker is a CacheUnavailable, raised at once. Only a read
+    whose connection was closed under it is tried once more (`_run`)."""
     backend = _backend()
-    breaker = _breaker(backend)
+    breaker = _breaker(backend, writes=writes)
     if breaker is None:
         return operation(backend)
     if not breaker.allow():
         raise CacheUnavailable("the cache is being skipped after repeated failures")
     try:
-        result = operation(backend)
+        result = _run(operation, backend, retry=not writes)
     except (redis.RedisError, ConnectionInterrupted, OSError) as exc:
         breaker.failed()
         raise CacheUnavailable(f"the cache did not answer ({type(exc).__name__})") from exc
@@ -132,9 +151,23 @@ def _guarded(operation: Callable[[BaseCache], T]) -> T:
     return result
 
 
-def _location() -> str:
-    alias: dict[str, Any] = settings.CACHES[CACHE_ALIAS]
-    return str(alias["LOCATION"])
+def _run(operation: Callable[[BaseCache], T], backend: BaseCache, *, retry: bool) -> T:
+    """`operation`, and with `retry` once more on a fresh connection when the first
+    failed for want of one (redis-py's ConnectionError: closed under it, or refused).
+
+    Sentinel closes every client's connection to a replica it promotes and to a primary
+    it demotes. The pool checks idle connections before lending them, so only a command
+    in flight at that moment fails, and the replica (now primary) answers it at once.
+    Only reads are retried: a SET NX sent twice could report an image it stored as
+    another writer's, which would cost its audit row. Timeouts never are: that would
+    double the wait the settings bound."""
+    try:
+        return operation(backend)
+    except (redis.ConnectionError, ConnectionInterrupted) as exc:
+        cause = exc.__cause__ if isinstance(exc, ConnectionInterrupted) else exc
+        if not (retry and isinstance(cause, redis.ConnectionError)):
+            raise
+    return operation(backend)
 
 
 def get(key: str) -> bytes | None:
@@ -147,7 +180,7 @@ def get(key: str) -> bytes | None:
             return png
         _PROCESS_MISS.inc()
     try:
-        png = cast("bytes | None", _guarded(lambda backend: backend.get(key)))
+        png = cast("bytes | None", _guarded(lambda backend: backend.get(key), writes=False))
     except CacheUnavailable:
         _REDIS_BYPASS.inc()
         raise
@@ -164,14 +197,14 @@ def get_many(keys: list[str]) -> dict[str, bytes]:
     """The entries present among `keys`, in one round trip."""
     if not keys:
         return {}
-    return _guarded(lambda backend: backend.get_many(keys))
+    return _guarded(lambda backend: backend.get_many(keys), writes=False)
 
 
 def add(key: str, png: bytes) -> bool:
     """SET NX; False only when another writer stored the key first. This process's
     tier keeps the PNG either way, so with Redis down it is still served again."""
     try:
-        stored = _guarded(lambda backend: backend.add(key, png, timeout=None))
+        stored = _guarded(lambda backend: backend.add(key, png, timeout=None), writes=True)
     finally:
         if (tier := process_tier()) is not None:
             tier.put(key, png)
@@ -181,7 +214,7 @@ def add(key: str, png: bytes) -> bool:
 def replace(key: str, png: bytes) -> None:
     """SET, whatever is there."""
     try:
-        _guarded(lambda backend: backend.set(key, png, timeout=None))
+        _guarded(lambda backend: backend.set(key, png, timeout=None), writes=True)
     finally:
         if (tier := process_tier()) is not None:
             tier.put(key, png)
@@ -196,7 +229,7 @@ def delete_many(keys: list[str]) -> None:
         return
     if (tier := process_tier()) is not None:
         tier.discard(keys)
-    _guarded(lambda backend: backend.delete_many(keys))
+    _guarded(lambda backend: backend.delete_many(keys), writes=True)
 
 
 class Flight:
@@ -232,7 +265,7 @@ def leadership(name: str, *, seconds: float) -> Iterator[Flight]:
     # Making the lock object talks to nobody; only acquiring it is a call to Redis.
     lock = cast(RedisCache, backend).lock(name, timeout=seconds, thread_local=False)
     try:
-        flight = Flight(bool(_guarded(lambda _: lock.acquire(blocking=False))))
+        flight = Flight(bool(_guarded(lambda _: lock.acquire(blocking=False), writes=True)))
     except CacheUnavailable:
         yield Flight(True)
         return
@@ -263,7 +296,7 @@ def run_script(script: str, *, keys: list[str], args: list[float]) -> list[int]:
         client = get_redis_connection(CACHE_ALIAS)
         return [int(value) for value in client.eval(script, len(prefixed), *prefixed, *args)]
 
-    return _guarded(run)
+    return _guarded(run, writes=True)  # the scripts here write (the rate limiter's do)
 
 
 def backend_name() -> str:
@@ -289,7 +322,7 @@ def ping() -> None:
 def answers(probe_key: str) -> bool:
     """False when the cache cannot be reached. Reads `probe_key`, writes nothing."""
     try:
-        _guarded(lambda backend: backend.has_key(probe_key))
+        _guarded(lambda backend: backend.has_key(probe_key), writes=False)
     except CacheUnavailable:
         return False
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,11 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_settings(**env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+def _load_settings(code: str = "", **env: str) -> subprocess.CompletedProcess:
+    """Load the production settings in a process with `env`, then run `code` there."""
+    unset = {"SECRET_KEY", "DEBUG", "REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_SERVICE"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     clean.update(env, DJANGO_SETTINGS_MODULE="identidock.settings")
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
         cwd=ROOT,
         env=clean,
         capture_output=True,
@@ -52,3 +55,64 @@ def test_cache_key_prefix_with_characters_unfit_for_a_cache_key_is_refused():
     result = _load_settings(SECRET_KEY="x" * 50, CACHE_KEY_PREFIX="two words")
     assert result.returncode != 0
     assert "CACHE_KEY_PREFIX may hold" in result.stderr
+
+
+def _monster_cache(**env: str) -> dict:
+    code = (
+        "from django.conf import settings; import json; "
+        "print(json.dumps(settings.CACHES['monsters']))"
+    )
+    result = _load_settings(code, SECRET_KEY="x" * 50, **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_sentinels_give_the_monster_cache_the_primary_they_name():
+    cache = _monster_cache(
+        REDIS_SENTINELS="10.0.0.1:26379, sentinel-2:26380,[::1]:26381",
+        REDIS_CONNECT_TIMEOUT="0.2",
+        REDIS_TIMEOUT="0.3",
+    )
+    options = cache["OPTIONS"]
+    assert cache["LOCATION"] == "redis://mymaster/0"
+    assert options["CLIENT_CLASS"] == "django_redis.client.SentinelClient"
+    assert options["CONNECTION_FACTORY"] == "django_redis.pool.SentinelConnectionFactory"
+    assert options["SENTINELS"] == [["10.0.0.1", 26379], ["sentinel-2", 26380], ["::1", 26381]]
+    # The same bounds on every wait: the servers, and the sentinels that name them.
+    assert (options["SOCKET_CONNECT_TIMEOUT"], options["SOCKET_TIMEOUT"]) == (0.2, 0.3)
+    assert options["SENTINEL_KWARGS"] == {"socket_connect_timeout": 0.2, "socket_timeout": 0.3}
+
+
+def test_the_sentinel_service_names_the_master():
+    cache = _monster_cache(REDIS_SENTINELS="s:26379", REDIS_SENTINEL_SERVICE="identidock")
+    assert cache["LOCATION"] == "redis://identidock/0"
+
+
+def test_one_redis_server_keeps_the_default_client():
+    cache = _monster_cache(REDIS_URL="redis://redis:6379/0")
+    assert cache["LOCATION"] == "redis://redis:6379/0"
+    assert cache["OPTIONS"]["CLIENT_CLASS"] == "django_redis.client.DefaultClient"
+    assert "SENTINELS" not in cache["OPTIONS"]
+
+
+def test_redis_url_and_sentinels_together_are_refused_with_the_fix():
+    result = _load_settings(
+        SECRET_KEY="x" * 50, REDIS_URL="redis://redis:6379/0", REDIS_SENTINELS="s:26379"
+    )
+    assert result.returncode != 0
+    assert "REDIS_URL and REDIS_SENTINELS are both set: leave REDIS_URL empty" in result.stderr
+
+
+def test_a_sentinel_without_a_port_is_refused():
+    result = _load_settings(SECRET_KEY="x" * 50, REDIS_SENTINELS="s:26379,sentinel-2")
+    assert result.returncode != 0
+    assert "REDIS_SENTINELS must list host:port pairs" in result.stderr
+    assert "'sentinel-2'" in result.stderr
+
+
+def test_a_service_name_django_redis_would_lower_case_is_refused():
+    result = _load_settings(
+        SECRET_KEY="x" * 50, REDIS_SENTINELS="s:26379", REDIS_SENTINEL_SERVICE="MyMaster"
+    )
+    assert result.returncode != 0
+    assert "REDIS_SENTINEL_SERVICE must be the master's name in lower-case" in result.stderr
