@@ -13,6 +13,12 @@ from __future__ import annotations
 
 import os
 
+# Empty means unset here (compose and the ConfigMap pass it through empty): but
+# prometheus-client takes any PROMETHEUS_MULTIPROC_DIR, even "", as multiprocess mode and
+# would write its files into the working directory. Decided when it is first imported.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,

@@ -126,3 +126,15 @@ def test_the_exposition_passes_promtool(client, renderer_server):
         [promtool, "check", "metrics"], input=metrics.exposition(), capture_output=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_empty_multiprocess_directory_setting_leaves_no_files_behind(tmp_path):
+    # compose passes PROMETHEUS_MULTIPROC_DIR through empty to manage.py's processes.
+    import os
+    import subprocess
+    import sys
+
+    code = "import monsters.metrics as m; m.REQUESTS.labels('page', '200').inc()"
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": "", "PYTHONPATH": os.getcwd()}
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=environment, check=True)
+    assert list(tmp_path.iterdir()) == []
