@@ -31,7 +31,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -76,9 +75,9 @@ end
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    from scripts.stack.ports import free_port  # the project's one helper; ROOT is on the path
+
+    return free_port()
 
 
 def _start(tree: Path, module: str, extra_env: dict[str, str]) -> tuple[subprocess.Popen, str]:

@@ -54,7 +54,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -74,6 +73,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monsters.renderer import RENDERER_VERSION  # noqa: E402 - needs ROOT on the path
+from scripts.stack.ports import free_port  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 GUNICORN = VENV_BIN / "gunicorn"
@@ -185,12 +185,6 @@ class Measured:
 # --- Servers -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Server:
     name: str
@@ -279,7 +273,7 @@ def _rss_mb(pid: int) -> float:
 def _start_server(
     name: str, app: str, environment: dict[str, str], directory: Path, ready_path: str
 ) -> Server:
-    port = _free_port()
+    port = free_port()
     command = [str(GUNICORN), "-c", "gunicorn.conf.py", "--bind", f"{HOST}:{port}", app]
     logs = (directory / f"{name}.access.log", directory / f"{name}.error.log")
     with logs[0].open("wb") as stdout, logs[1].open("wb") as stderr:

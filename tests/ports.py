@@ -1,13 +1,8 @@
-"""Free TCP ports on 127.0.0.1, for the servers the tests start and the ones they do not."""
+"""Free TCP ports on 127.0.0.1 for the servers the tests start and the ones they do not:
+the same helper `make stack` and bench/ use."""
 
 from __future__ import annotations
 
-import socket
+from scripts.stack.ports import free_port
 
-
-def free_port() -> int:
-    """A port where nothing listens now: a server may bind it, a client is refused there."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["free_port"]
