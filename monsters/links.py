@@ -12,9 +12,17 @@ from . import service
 STAFF_MONSTER_ROUTE = "admin:monsters_generation_monster"
 
 
-def monster_url(name_hash: str, size: int) -> str:
-    """The public image URL of the current art."""
-    return _versioned(reverse("monsters:monster", args=[name_hash]), size)
+def monster_url(name_hash: str, size: int, *, extension: str | None = None) -> str:
+    """The public image URL of the current art: `/monster/<hash>` (PNG, the original
+    app's form), or with `extension` (`png`, `svg`, `webp`) `/monster/<hash>.<ext>`."""
+    return _versioned(monster_path(name_hash, extension=extension), size)
+
+
+def monster_path(name_hash: str, *, extension: str | None = None) -> str:
+    """The image's path alone, without size or revision: what other sites embed."""
+    if extension is None:
+        return reverse("monsters:monster", args=[name_hash])
+    return reverse("monsters:monster_format", args=[name_hash, extension])
 
 
 def staff_monster_url(name_hash: str, size: int) -> str:

@@ -26,6 +26,7 @@ FORM = "application/x-www-form-urlencoded"
 
 
 def nothing_cached_or_audited() -> bool:
+    # Every format's keys start so: `monster:v1:<revision>:<size>:<hash>[.svg|.webp]`.
     return not caches["monsters"].keys("monster:*") and not Generation.objects.exists()
 
 
@@ -93,12 +94,45 @@ def test_bad_hashes(client, renderer_server, name_hash):
     assert nothing_cached_or_audited()
 
 
+EXTENSIONS = {
+    "unknown format": ".gif",
+    "upper case": ".PNG",
+    "two extensions": ".svg.png",
+    "dot alone": ".",
+    "two dots": "..svg",
+    "compressed svg": ".svgz",
+    "trailing slash": ".svg/",
+    "NUL after": ".svg%00",
+    "path after": ".webp/x",
+}
+
+
+@pytest.mark.parametrize("extension", EXTENSIONS.values(), ids=EXTENSIONS.keys())
+def test_bad_extensions(client, renderer_server, extension):
+    response = client.get(f"/monster/{MOBY}{extension}", {"size": 80})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert one_line_reason(response).count("\n") == 1
+    assert renderer_server.count == 0
+    assert nothing_cached_or_audited()
+
+
+@pytest.mark.parametrize("name_hash", HASHES.values(), ids=HASHES.keys())
+def test_bad_hashes_with_an_extension(client, renderer_server, name_hash):
+    for path in (f"/monster/{name_hash}.svg", f"/monster/{name_hash}.webp"):
+        response = client.get(path)
+        assert response.status_code == HTTPStatus.NOT_FOUND
+        assert one_line_reason(response).count("\n") == 1
+    assert renderer_server.count == 0
+    assert nothing_cached_or_audited()
+
+
 SIZES = ["0", "15", "513", "-1", "1e3", "80abc", " 80", "\uff18\uff10", "9" * 20, "80.0", ""]
 
 
+@pytest.mark.parametrize("path", ["", ".png", ".svg", ".webp"])
 @pytest.mark.parametrize("size", SIZES[:-1])
-def test_bad_sizes(client, renderer_server, size):
-    response = client.get(f"/monster/{MOBY}", {"size": size})
+def test_bad_sizes(client, renderer_server, size, path):
+    response = client.get(f"/monster/{MOBY}{path}", {"size": size})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert one_line_reason(response).count("\n") == 1
     assert "size must be" in response.content.decode()
@@ -106,8 +140,27 @@ def test_bad_sizes(client, renderer_server, size):
     assert nothing_cached_or_audited()
 
 
+def test_svg_of_art_we_do_not_draw(client, renderer_server, settings):
+    settings.DNMONSTER_REVISION = "amouat-1.0"
+    response = client.get(f"/monster/{MOBY}.svg", {"size": 80})
+    assert response.status_code == HTTPStatus.NOT_ACCEPTABLE
+    assert one_line_reason(response).count("\n") == 1
+    assert renderer_server.count == 0
+    assert nothing_cached_or_audited()
+
+
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
-@pytest.mark.parametrize("path", [f"/monster/{MOBY}", "/healthz", "/readyz"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/monster/{MOBY}",
+        f"/monster/{MOBY}.png",
+        f"/monster/{MOBY}.svg",
+        f"/monster/{MOBY}.webp",
+        "/healthz",
+        "/readyz",
+    ],
+)
 def test_bad_methods(client, renderer_server, method, path):
     response = getattr(client, method)(path)
     assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
