@@ -1,5 +1,6 @@
 """The URLs we emit for monster images: every one names the art's revision (`v=`),
-so it can be cached for a year and still never show stale art."""
+so it can be cached for a year and still never show stale art; and the permalink page
+of a monster, which names nothing but the hash."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ def monster_path(name_hash: str, *, extension: str | None = None) -> str:
 def staff_monster_url(name_hash: str, size: int) -> str:
     """The staff-only image URL (admin thumbnails): renders are recorded as `admin`."""
     return _versioned(reverse(STAFF_MONSTER_ROUTE, args=[name_hash]), size)
+
+
+def permalink_url(name_hash: str) -> str:
+    """The monster's own page, to share: the hash, never the name."""
+    return reverse("monsters:permalink", args=[name_hash])
 
 
 def _versioned(path: str, size: int) -> str:

@@ -1,6 +1,6 @@
 """Request shape, checked before anything reads a body or a CSRF token.
 
-- Images (in every format) and probes take GET and HEAD only:
+- Images (in every format), monsters' own pages and probes take GET and HEAD only:
   anything else is 405 with `Allow`, before the CSRF check could turn it into a
   misleading 403.
 - A request body is a form (`application/x-www-form-urlencoded`) or nothing: multipart
@@ -22,7 +22,7 @@ from . import formats, identity
 FORM = "application/x-www-form-urlencoded"
 _READ_ONLY = re.compile(
     rf"^/(monster/{identity.NAME_HASH_PATTERN}{formats.EXTENSION_PATTERN}"
-    rf"|healthz|readyz|favicon\.ico"
+    rf"|m/{identity.NAME_HASH_PATTERN}|healthz|readyz|favicon\.ico"
     rf"|admin/monsters/generation/monster/{identity.NAME_HASH_PATTERN})$"
 )
 

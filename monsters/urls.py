@@ -20,4 +20,9 @@ urlpatterns = [
         views.monster,
         name="monster_format",
     ),
+    re_path(
+        rf"^m/(?P<name_hash>{identity.NAME_HASH_PATTERN})$",
+        views.permalink,
+        name="permalink",
+    ),
 ]

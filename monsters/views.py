@@ -38,6 +38,19 @@ from .models import Generation
 PAGE_SIZE = 80
 FAVICON = "monsters/brand-40.png"
 RETRY_AFTER_SECONDS = 5
+# The permalink page: what it offers to download, the size of the embed snippets, and
+# the picture a shared link previews. The monster itself is the home page's 80 px image
+# (and its 2x), scaled up crisply by CSS: one image in the browser's cache for both.
+DOWNLOADS = (  # (format, its name, size, what the button says about the size)
+    (formats.PNG, "PNG", 80, "80 px"),
+    (formats.PNG, "PNG", 256, "256 px"),
+    (formats.PNG, "PNG", 512, "512 px"),
+    (formats.SVG, "SVG", 512, "any size"),
+    (formats.WEBP, "WebP", 512, "512 px"),
+)
+SNIPPET_SIZE = 80
+PREVIEW_SIZE = 512
+MONSTER_TITLE = "A monster from Identidock"
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -56,9 +69,67 @@ def home(request: HttpRequest) -> HttpResponse:
         "form": form,
         "monster_url": links.monster_url(name_hash, PAGE_SIZE),
         "monster_url_2x": links.monster_url(name_hash, PAGE_SIZE * 2),
+        "permalink_url": links.permalink_url(name_hash),
         "size": PAGE_SIZE,
     }
     return render(request, "monsters/home.html", context)
+
+
+@require_safe
+def permalink(request: HttpRequest, name_hash: str) -> HttpResponse:
+    """A monster's own page, to share: large, to download in every format, to embed.
+
+    Its address and its content name the hash only, never the name it came from.
+    """
+    svg_missing = _format_problem(formats.SVG)
+    context = {
+        "title": MONSTER_TITLE,
+        "monster_url": links.monster_url(name_hash, PAGE_SIZE),
+        "monster_url_2x": links.monster_url(name_hash, PAGE_SIZE * 2),
+        "size": PAGE_SIZE,
+        "downloads": [
+            {
+                "format": name,
+                "size": size_label,
+                "url": links.monster_url(name_hash, size, extension=fmt),
+                "filename": f"identidock-{name_hash[:12]}-{size}.{fmt}",
+            }
+            for fmt, name, size, size_label in DOWNLOADS
+            if not (fmt == formats.SVG and svg_missing)
+        ],
+        "svg_missing": svg_missing,
+        **_embed_snippets(request, name_hash),
+        "page_url": request.build_absolute_uri(links.permalink_url(name_hash)),
+        "preview_url": request.build_absolute_uri(
+            links.monster_url(name_hash, PREVIEW_SIZE, extension=formats.PNG)
+        ),
+        "preview_size": PREVIEW_SIZE,
+    }
+    return render(request, "monsters/permalink.html", context)
+
+
+def _format_problem(fmt: str) -> str:
+    """Why the configured renderer cannot give `fmt`, or "" when it can."""
+    try:
+        service.require_format(fmt)
+    except sources.FormatUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+def _embed_snippets(request: HttpRequest, name_hash: str) -> dict[str, str]:
+    """HTML and Markdown that show the monster on another site. They name the URL
+    without `v`: it always shows the current art (revalidated by its ETag), and never
+    costs a redirect after the art changes, as a URL of an old revision would."""
+    path = links.monster_path(name_hash, extension=formats.PNG)
+    url = f"{request.build_absolute_uri(path)}?size={SNIPPET_SIZE}"
+    return {
+        "html_snippet": (
+            f'<img src="{url}" width="{SNIPPET_SIZE}" height="{SNIPPET_SIZE}" '
+            f'alt="{MONSTER_TITLE}">'
+        ),
+        "markdown_snippet": f"![{MONSTER_TITLE}]({url})",
+    }
 
 
 # Images set their own headers (image_headers: an SVG gets a policy of its own, PNG and

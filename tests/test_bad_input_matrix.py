@@ -117,8 +117,8 @@ def test_bad_extensions(client, renderer_server, extension):
 
 
 @pytest.mark.parametrize("name_hash", HASHES.values(), ids=HASHES.keys())
-def test_bad_hashes_with_an_extension(client, renderer_server, name_hash):
-    for path in (f"/monster/{name_hash}.svg", f"/monster/{name_hash}.webp"):
+def test_bad_hashes_with_an_extension_and_on_the_monsters_page(client, renderer_server, name_hash):
+    for path in (f"/monster/{name_hash}.svg", f"/monster/{name_hash}.webp", f"/m/{name_hash}"):
         response = client.get(path)
         assert response.status_code == HTTPStatus.NOT_FOUND
         assert one_line_reason(response).count("\n") == 1
@@ -157,6 +157,7 @@ def test_svg_of_art_we_do_not_draw(client, renderer_server, settings):
         f"/monster/{MOBY}.png",
         f"/monster/{MOBY}.svg",
         f"/monster/{MOBY}.webp",
+        f"/m/{MOBY}",
         "/healthz",
         "/readyz",
     ],
