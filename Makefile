@@ -50,12 +50,13 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## bench: the benchmarks under bench/ (the renderer's needs wrk; the others a database and Redis db of their own: see each docstring)
+## bench: the benchmarks under bench/ (the renderer's and the formats' need wrk; all but the renderer's a database and Redis db of their own: see each docstring)
 bench: $(VENV)/.base
 	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
+	$(PY) bench/formats_bench.py
 
 migrations-check: $(VENV)/.dev
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
