@@ -54,7 +54,7 @@ class SourceTimeout(SourceError):
 
 
 class InvalidImage(SourceError):
-    """Answered, but not with a PNG we are willing to cache and serve."""
+    """Answered, but not with an image we are willing to cache and serve."""
 
 
 class FormatUnavailable(SourceError):

@@ -225,8 +225,8 @@ class GenerationAdmin(admin.ModelAdmin):
             else ""
         )
         return format_html(
-            '<table class="other-events"><thead><tr><th>time</th><th>size</th>'
-            "<th>format</th><th>source</th><th>origin</th><th>bytes</th><th>render</th></tr></thead>"
+            '<table class="other-events"><thead><tr><th>time</th><th>size</th><th>format</th>'
+            "<th>source</th><th>origin</th><th>bytes</th><th>render</th></tr></thead>"
             '<tbody>{}</tbody></table><p>{}<a href="{}">All events of this hash</a> '
             "in the log.</p>",
             rows,
