@@ -74,6 +74,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/slow_clients_bench.py
 	$(PY) bench/slow_clients_bench.py --direct
 	$(PY) bench/fault_bench.py
+	$(PY) bench/formats_bench.py
 
 ## observe: Prometheus (Debian's `prometheus`) on http://127.0.0.1:9090, scraping the metrics
 ## of `make stack` (127.0.0.1:9100) with the alerting rules of deploy/prometheus/; Ctrl-C stops it

@@ -46,7 +46,7 @@ FLUSH_BATCH = 500
 RETRY_SECONDS = 2.0
 FLUSHER_LOCK_WAIT = 5.0  # a background flusher tries again RETRY_SECONDS later
 QUEUE_CHECK_SECONDS = 10.0
-FIELDS = ("event_id", "name_hash", "size", "source", "origin", "png_bytes", "render_ms")
+FIELDS = ("event_id", "name_hash", "size", "format", "source", "origin", "png_bytes", "render_ms")
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,22 @@ class FlushReport:
 
 
 def new_generation(
-    *, name_hash: str, size: int, source: str, origin: str, png_bytes: int, render_ms: float
+    *,
+    name_hash: str,
+    size: int,
+    fmt: str = Generation.Format.PNG,
+    source: str,
+    origin: str,
+    png_bytes: int,
+    render_ms: float,
 ) -> Generation:
-    """An unsaved audit row with its event id: the id travels with it through the queue."""
+    """An unsaved audit row with its event id: the id travels with it through the queue.
+    `png_bytes` is the image's length, whatever its format (the column's old name)."""
     return Generation(
         event_id=uuid.uuid4(),
         name_hash=name_hash,
         size=size,
+        format=fmt,
         source=source,
         origin=origin,
         png_bytes=png_bytes,
@@ -197,6 +206,8 @@ def _from_fields(fields: dict[bytes, bytes]) -> Generation:
         event_id=uuid.UUID(text["event_id"]),
         name_hash=text["name_hash"],
         size=int(text["size"]),
+        # Events queued by a process from before formats were all PNGs.
+        format=text.get("format", Generation.Format.PNG),
         source=text["source"],
         origin=text["origin"],
         png_bytes=int(text["png_bytes"]),

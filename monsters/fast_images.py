@@ -1,15 +1,16 @@
 """A thin WSGI layer in front of Django that answers image hits and revalidations.
 
 The way whitenoise wraps the WSGI application to serve static files, `FastImages`
-looks at `GET|HEAD /monster/<hash>` before Django does and answers what needs nothing
-but the cache: a 304 when the client already has the current ETag (no cache read at
-all), and a 200 when the image is cached. It applies the view's own rules (the same
-URL pattern, `sizes.parse_size`, `service.locate` and `service.cached_png`) and sends
-the view's own headers (`image_headers`), so no client can tell which layer answered.
+looks at `GET|HEAD /monster/<hash>[.png|.svg|.webp]` before Django does and answers
+what needs nothing but the cache: a 304 when the client already has the current ETag
+(no cache read at all), and a 200 when the image is cached. It applies the view's own
+rules (the same URL pattern, `sizes.parse_size`, `service.require_format`,
+`service.locate` and `service.cached_image`) and sends the view's own headers
+(`image_headers`), so no client can tell which layer answered.
 
 Everything else goes to Django unchanged: misses (marked, so the view does not read
-the cache again), redirects from an old `v`, bad sizes, disallowed hosts, other
-methods, every other path.
+the cache again), redirects from an old `v`, bad sizes, formats the renderer cannot
+give (the view's 406), disallowed hosts, other methods, every other path.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import QueryDict
 
-from . import cache, identity, image_headers, service, sizes
+from . import cache, formats, identity, image_headers, service, sizes, sources
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # The environ key by which a miss is handed to the view: the cache key just missed.
 MISSED_KEY = "identidock.cache_missed"
-_MONSTER_PATH = re.compile(rf"/monster/({identity.NAME_HASH_PATTERN})")
+_MONSTER_PATH = re.compile(rf"/monster/({identity.NAME_HASH_PATTERN}){formats.EXTENSION_PATTERN}")
 _STATUS = {200: "200 OK", 304: "304 Not Modified"}
 
 
@@ -69,19 +70,25 @@ def _answer(environ: WSGIEnvironment) -> tuple[int, image_headers.Headers, bytes
         size = sizes.parse_size(query.get("size"))
     except ValueError:
         return None  # the view says why
-    ref = service.locate(name_hash=match[1], size=size)
+    fmt = match[2] or formats.DEFAULT
+    if fmt != formats.DEFAULT:
+        try:
+            service.require_format(fmt)
+        except sources.FormatUnavailable:
+            return None  # the view says why
+    ref = service.locate(name_hash=match[1], size=size, fmt=fmt)
     revision = query.get("v")
     if revision is not None and revision != ref.revision:
         return None  # the view redirects to the current revision
     answer = {"versioned": revision is not None, "shared": True, "secure": secure}
     if image_headers.client_has(environ.get("HTTP_IF_NONE_MATCH", ""), ref.etag):
-        return 304, image_headers.image_headers(ref, png=None, cache_status="", **answer), b""
+        return 304, image_headers.image_headers(ref, image=None, cache_status="", **answer), b""
     try:
-        png = service.cached_png(ref)
+        image = service.cached_image(ref)
     except cache.CacheUnavailable:
         return None  # the view serves it without the cache (BYPASS)
-    if png is None:
+    if image is None:
         environ[MISSED_KEY] = ref.key
         return None
-    headers = image_headers.image_headers(ref, png=png, cache_status=service.HIT, **answer)
-    return 200, headers, png
+    headers = image_headers.image_headers(ref, image=image, cache_status=service.HIT, **answer)
+    return 200, headers, image

@@ -1,6 +1,11 @@
 """The headers of an image answer: one set of rules for every layer that serves
 monsters (the Django view, the staff thumbnails, and the fast layer in front of Django).
 
+The format decides the Content-Type. An SVG is a document that could carry script (ours
+never does), so every SVG answer also carries a policy of its own that lets it load and
+run nothing, `Content-Security-Policy: default-src 'none'`, whichever layer answers and
+whoever opens it; PNG and WebP run nothing and need none.
+
 A response is `immutable` only at a URL whose bytes can never change: one that names
 the art's revision (`v=`). Without `v`, the bytes follow the art, so the answer is
 fresh for `MONSTER_MAX_AGE` seconds and then revalidated by its ETag (a cheap 304).
@@ -16,7 +21,16 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.http import parse_etags
 
+from . import formats
 from .service import MonsterRef
+
+CONTENT_TYPES = {
+    formats.PNG: "image/png",
+    formats.SVG: "image/svg+xml",
+    formats.WEBP: "image/webp",
+}
+# Our SVGs are rectangles in presentation attributes: no script, style, font or link.
+SVG_CONTENT_SECURITY_POLICY = "default-src 'none'"
 
 ONE_YEAR = 365 * 24 * 60 * 60
 # A redirect from an old revision is not stored: after a rollback the old revision is
@@ -39,27 +53,29 @@ def cache_control(*, versioned: bool, shared: bool = True) -> str:
 def image_headers(
     ref: MonsterRef,
     *,
-    png: bytes | None,
+    image: bytes | None,
     cache_status: str,
     versioned: bool,
     shared: bool = True,
     secure: bool = False,
 ) -> Headers:
-    """Every header of a 200 (`png` given) or a 304 (`png` None) for `ref`, in order.
+    """Every header of a 200 (`image` given) or a 304 (`image` None) for `ref`, in order.
     `cache_status` is the service's HIT, MISS or BYPASS.
 
-    A 304 repeats the 200's validators and caching headers (RFC 9110, 15.4.5)."""
+    A 304 repeats the 200's validators and caching headers (RFC 9110, 15.4.5), and an
+    SVG's policy, which a cache updates along with them."""
     caching = [
         ("ETag", ref.etag),
         ("Cache-Control", cache_control(versioned=versioned, shared=shared)),
         # Identicons are made to be embedded: on any site, in any browser.
         ("Cross-Origin-Resource-Policy", "cross-origin"),
+        *_content_policy(ref.fmt),
     ]
-    if png is None:
+    if image is None:
         return [*caching, *_frame_options(), ("Content-Length", "0"), *_security(secure)]
     return [
-        ("Content-Type", "image/png"),
-        ("Content-Length", str(len(png))),
+        ("Content-Type", CONTENT_TYPES[ref.fmt]),
+        ("Content-Length", str(len(image))),
         ("X-Cache", cache_status),
         *caching,
         *_frame_options(),
@@ -71,6 +87,12 @@ def client_has(if_none_match: str, etag: str) -> bool:
     """Whether an If-None-Match header names `etag` (weakly compared, as for GET)."""
     wanted = parse_etags(if_none_match)
     return "*" in wanted or any(tag.removeprefix("W/") == etag for tag in wanted)
+
+
+def _content_policy(fmt: str) -> Headers:
+    if fmt == formats.SVG:
+        return [("Content-Security-Policy", SVG_CONTENT_SECURITY_POLICY)]
+    return []
 
 
 def _frame_options() -> Headers:

@@ -1,7 +1,8 @@
 """Request shape, checked before anything reads a body or a CSRF token.
 
-- Images and probes take GET and HEAD only: anything else is 405 with `Allow`, before
-  the CSRF check could turn it into a misleading 403.
+- Images (in every format), monsters' own pages and probes take GET and HEAD only:
+  anything else is 405 with `Allow`, before the CSRF check could turn it into a
+  misleading 403.
 - A request body is a form (`application/x-www-form-urlencoded`) or nothing: multipart
   and anything else is 415 before Django would parse it (and spool files to disk);
   one larger than DATA_UPLOAD_MAX_MEMORY_SIZE is 413 before it is read.
@@ -16,11 +17,12 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from . import identity
+from . import formats, identity
 
 FORM = "application/x-www-form-urlencoded"
 _READ_ONLY = re.compile(
-    rf"^/(monster/{identity.NAME_HASH_PATTERN}|healthz|readyz|favicon\.ico"
+    rf"^/(monster/{identity.NAME_HASH_PATTERN}{formats.EXTENSION_PATTERN}"
+    rf"|m/{identity.NAME_HASH_PATTERN}|healthz|readyz|favicon\.ico"
     rf"|admin/monsters/generation/monster/{identity.NAME_HASH_PATTERN})$"
 )
 

@@ -15,8 +15,19 @@ class Generation(models.Model):
         WARM = "warm", "Cache warmer"
         ADMIN = "admin", "Admin action"
 
+    class Format(models.TextChoices):
+        PNG = "png", "PNG"
+        SVG = "svg", "SVG"
+        WEBP = "webp", "WebP"
+
     name_hash = models.CharField("hash", max_length=64)
     size = models.PositiveSmallIntegerField()
+    # The image's format. Rows from before formats were PNGs; the database's own default
+    # says so too, so a process still running the code from before can go on inserting
+    # rows while the new code rolls out.
+    format = models.CharField(
+        max_length=4, choices=Format.choices, default=Format.PNG, db_default=Format.PNG
+    )
     source = models.CharField(max_length=32)
     origin = models.CharField(max_length=8, choices=Origin.choices)
     png_bytes = models.PositiveIntegerField("bytes")
@@ -47,4 +58,4 @@ class Generation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name_hash[:12]} @ {self.size}px ({self.origin})"
+        return f"{self.name_hash[:12]} @ {self.size}px {self.format} ({self.origin})"

@@ -1,14 +1,18 @@
-"""The one path from a (hash, size) to a PNG, and the one home of cache keys and ETags.
+"""The one path from a (hash, size, format) to an image, and the one home of cache keys
+and ETags.
 
 Views, the staff thumbnails, the warmer and the admin actions all come here:
 
     locate()          -> MonsterRef: the current art's revision, cache key and ETag,
                          computed once per image and known without touching the cache
-    get_identicon()   cache GET -> hit: done. Miss: source -> check PNG -> SET NX -> audit row
+    require_format()  FormatUnavailable when the configured renderer has no such format
+    get_identicon()   cache GET -> hit: done. Miss: source -> check image -> SET NX -> audit row
     generate_identicon()  the miss path alone, for callers that checked the cache in bulk
     cached_entries(), evict_entries()   bulk presence and eviction, one round trip each
 
-A hit costs one cache GET and nothing else: no SQL, no renderer call.
+A hit costs one cache GET and nothing else: no SQL, no renderer call. Each format is an
+image of its own: its own key (PNG's keys are the keys from before there were formats,
+so the entries already cached stay valid), ETag, single flight and audit row.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import NamedTuple
 from django.conf import settings
 
 from . import audit as audit_log
-from . import cache, sources
+from . import cache, formats, sources
 from .metrics import GENERATIONS, SINGLE_FLIGHT_WAITS
 from .models import Generation
 
@@ -37,10 +41,12 @@ LAST_POLL_SECONDS = 0.1
 
 
 class Entry(NamedTuple):
-    """One monster image, whatever the art: the monster of `name_hash` at `size` px."""
+    """One monster image, whatever the art: the monster of `name_hash` at `size` px, in
+    format `fmt`."""
 
     name_hash: str
     size: int
+    fmt: str = formats.PNG
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,11 @@ class MonsterRef:
     revision: str
     key: str
     etag: str
+    fmt: str = formats.PNG
 
     @property
     def entry(self) -> Entry:
-        return Entry(self.name_hash, self.size)
+        return Entry(self.name_hash, self.size, self.fmt)
 
 
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"  # the cache's part in an answer (X-Cache)
@@ -64,7 +71,7 @@ HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"  # the cache's part in an answer (X-
 
 @dataclass(frozen=True)
 class Identicon:
-    png: bytes
+    image: bytes  # in the format `ref` names
     ref: MonsterRef
     cache_status: str  # HIT, MISS, or BYPASS when the cache could not be reached
 
@@ -84,24 +91,38 @@ def current_revision() -> str:
     return sources.get_source().revision
 
 
-def monster_key(*, revision: str, size: int, name_hash: str) -> str:
-    return f"monster:{KEY_SCHEMA}:{revision}:{size}:{name_hash}"
+def monster_key(*, revision: str, size: int, name_hash: str, fmt: str = formats.PNG) -> str:
+    """`monster:v1:<revision>:<size>:<hash>` for PNG (the key from before formats), with
+    `.svg` or `.webp` after it for the others."""
+    suffix = "" if fmt == formats.PNG else f".{fmt}"
+    return f"monster:{KEY_SCHEMA}:{revision}:{size}:{name_hash}{suffix}"
 
 
-def locate(*, name_hash: str, size: int) -> MonsterRef:
-    """The reference of one image under the current art."""
+def locate(*, name_hash: str, size: int, fmt: str = formats.PNG) -> MonsterRef:
+    """The reference of one image under the current art. The ETag is derived from the
+    key, so it names the revision, the size, the hash and the format."""
     revision = current_revision()
-    key = monster_key(revision=revision, size=size, name_hash=name_hash)
+    key = monster_key(revision=revision, size=size, name_hash=name_hash, fmt=fmt)
     etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
-    return MonsterRef(name_hash=name_hash, size=size, revision=revision, key=key, etag=etag)
+    return MonsterRef(
+        name_hash=name_hash, size=size, revision=revision, key=key, etag=etag, fmt=fmt
+    )
+
+
+def require_format(fmt: str) -> None:
+    """FormatUnavailable (with the reason) when the configured renderer cannot give
+    `fmt`; asked before anything is counted, read or rendered."""
+    sources.get_source().for_format(fmt)
 
 
 def _locate_all(entries: Iterable[Entry]) -> dict[str, Entry]:
     """Cache key -> entry under the current art, one per distinct entry, in order."""
     revision = current_revision()
     return {
-        monster_key(revision=revision, size=size, name_hash=name_hash): Entry(name_hash, size)
-        for name_hash, size in entries
+        monster_key(revision=revision, size=size, name_hash=name_hash, fmt=fmt): Entry(
+            name_hash, size, fmt
+        )
+        for name_hash, size, fmt in entries
     }
 
 
@@ -137,7 +158,7 @@ def cache_is_process_local() -> bool:
     return cache.is_process_local()
 
 
-def cached_png(ref: MonsterRef) -> bytes | None:
+def cached_image(ref: MonsterRef) -> bytes | None:
     """The cached image `ref` names, or None: a read, never a render.
 
     Raises `cache.CacheUnavailable` when the cache cannot be reached."""
@@ -166,12 +187,12 @@ def get_identicon(
     """
     if not (force or cache_checked):
         try:
-            png = cached_png(ref)
+            image = cached_image(ref)
         except cache.CacheUnavailable:
-            png, _, _ = _generate(ref, origin=origin, overwrite=force)
-            return Identicon(png=png, ref=ref, cache_status=BYPASS)
-        if png is not None:
-            return Identicon(png=png, ref=ref, cache_status=HIT)
+            image, _, _ = _generate(ref, origin=origin, overwrite=force)
+            return Identicon(image=image, ref=ref, cache_status=BYPASS)
+        if image is not None:
+            return Identicon(image=image, ref=ref, cache_status=HIT)
     return _single_flight(ref, origin=origin, force=force)
 
 
@@ -182,24 +203,24 @@ def _single_flight(ref: MonsterRef, *, origin: str, force: bool) -> Identicon:
     while True:
         with cache.leadership(_lock_name(ref), seconds=_render_budget()) as flight:
             if flight.leader or force:
-                logger.debug("Cache miss: %s size=%d", ref.name_hash[:12], ref.size)
-                png, _, bypassed = _generate(ref, origin=origin, overwrite=force)
+                logger.debug("Cache miss: %s size=%d %s", ref.name_hash[:12], ref.size, ref.fmt)
+                image, _, bypassed = _generate(ref, origin=origin, overwrite=force)
                 flight.succeeded()  # the lock stays until it expires: late comers wait
-                return Identicon(png=png, ref=ref, cache_status=BYPASS if bypassed else MISS)
+                return Identicon(image=image, ref=ref, cache_status=BYPASS if bypassed else MISS)
         if not waited:
             SINGLE_FLIGHT_WAITS.inc()
             waited = True
         time.sleep(pause)
         pause = min(pause * 1.5, LAST_POLL_SECONDS)
         try:
-            found = cached_png(ref)
+            found = cached_image(ref)
         except cache.CacheUnavailable:
             found = None
         if found is not None:
-            return Identicon(png=found, ref=ref, cache_status=HIT)
+            return Identicon(image=found, ref=ref, cache_status=HIT)
         if time.monotonic() >= deadline:  # the holder is stuck: render ourselves
-            png, _, bypassed = _generate(ref, origin=origin, overwrite=force)
-            return Identicon(png=png, ref=ref, cache_status=BYPASS if bypassed else MISS)
+            image, _, bypassed = _generate(ref, origin=origin, overwrite=force)
+            return Identicon(image=image, ref=ref, cache_status=BYPASS if bypassed else MISS)
 
 
 def _lock_name(ref: MonsterRef) -> str:
@@ -226,7 +247,7 @@ def generate_identicon(
     then counts as the one generation. `audit` collects the row into a batch instead
     of writing it at once. Raises `sources.SourceError` like `get_identicon`.
     """
-    logger.debug("Generating: %s size=%d", ref.name_hash[:12], ref.size)
+    logger.debug("Generating: %s size=%d %s", ref.name_hash[:12], ref.size, ref.fmt)
     _, stored, _ = _generate(ref, origin=origin, overwrite=force, audit=audit)
     return stored
 
@@ -234,32 +255,33 @@ def generate_identicon(
 def _generate(
     ref: MonsterRef, *, origin: str, overwrite: bool, audit: AuditBatch | None = None
 ) -> tuple[bytes, bool, bool]:
-    """Render, check, cache, then record: the audit row only ever follows a stored PNG.
+    """Render, check, cache, then record: the audit row only ever follows a stored image.
 
-    Returns (png, stored, bypassed): `stored` is False when another writer had stored
+    Returns (image, stored, bypassed): `stored` is False when another writer had stored
     the image first (then it is theirs to record); `bypassed` when the cache could not
     be reached (the image still counts as generated, and this process keeps it)."""
-    source = sources.get_source()
+    source = sources.get_source().for_format(ref.fmt)
     started = time.perf_counter()
-    png = sources.fetch_png(source, ref.name_hash, ref.size)
+    image = sources.fetch_image(source, ref.name_hash, ref.size, ref.fmt)
     render_ms = (time.perf_counter() - started) * 1000
 
     bypassed = False
     try:
         if overwrite:
-            cache.replace(ref.key, png)
+            cache.replace(ref.key, image)
             stored = True
         else:
-            stored = cache.add(ref.key, png)
+            stored = cache.add(ref.key, image)
     except cache.CacheUnavailable:
         stored = bypassed = True
     if stored:
         generation = audit_log.new_generation(
             name_hash=ref.name_hash,
             size=ref.size,
+            fmt=ref.fmt,
             source=source.name,
             origin=origin,
-            png_bytes=len(png),
+            png_bytes=len(image),
             render_ms=render_ms,
         )
         GENERATIONS.labels(origin).inc()
@@ -267,7 +289,7 @@ def _generate(
             audit_log.record([generation])
         else:
             audit.add(generation)
-    return png, stored, bypassed
+    return image, stored, bypassed
 
 
 class AuditBatch:
@@ -276,7 +298,7 @@ class AuditBatch:
 
     For the warmer, where one INSERT and COMMIT per generation would cost more than
     the render; its workers only `add()`, so they never need a database connection.
-    Rows are only added once their PNG is cached; `flush()` writes what is pending and
+    Rows are only added once their image is cached; `flush()` writes what is pending and
     must be called at the end. A process killed in between loses at most the pending
     rows: cached entries without their row, never the reverse.
     """

@@ -1,9 +1,15 @@
-"""Where monster PNGs come from.
+"""Where monster images come from.
 
 `DnmonsterSource` asks a renderer over HTTP with dnmonster's API; `BuiltinSource`
 renders in-process with our own renderer. `get_source()` picks one from settings.
 Every failure is a `SourceError` subclass that says what went wrong; only the views
 turn them into status codes.
+
+Formats: the built-in renderer draws PNG, SVG and WebP. A dnmonster speaks PNG only, so
+for WebP its PNG is converted here (lossless), and SVG is drawn in-process, by the
+built-in renderer, when the dnmonster's revision says it draws our own art
+(`identidock-r<RENDERER_VERSION>`, what compose sets); for any other art there is no
+SVG (`FormatUnavailable`): we cannot draw another renderer's monsters.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from . import renderer
+from . import formats, renderer
 from .breaker import breaker_for
 from .metrics import RENDER_FAILURES, RENDERS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 2 * 1024 * 1024
+# The revision a dnmonster running our own renderer announces (DNMONSTER_REVISION).
+OUR_ART_REVISION = f"identidock-r{renderer.RENDERER_VERSION}"
 
 # Connections are retried (a renderer replica restarting); reads are not, because a
 # slow renderer stays slow and the timeout is what the user waits for.
@@ -46,7 +54,11 @@ class SourceTimeout(SourceError):
 
 
 class InvalidImage(SourceError):
-    """Answered, but not with a PNG we are willing to cache and serve."""
+    """Answered, but not with an image we are willing to cache and serve."""
+
+
+class FormatUnavailable(SourceError):
+    """The renderer cannot give the monster in this format (SVG from another's art)."""
 
 
 class RendererSkipped(SourceUnavailable):
@@ -69,16 +81,40 @@ class Source(Protocol):
     @property
     def address(self) -> str: ...  # where it is: its breaker's name
 
-    def fetch(self, name_hash: str, size: int) -> bytes: ...
+    def for_format(self, fmt: str) -> Source:
+        """The source that gives `fmt` for this one's art (itself, or one that draws in
+        process); FormatUnavailable when there is none."""
+        ...
+
+    def fetch(self, name_hash: str, size: int, fmt: str = formats.PNG) -> bytes: ...
 
 
 def check_png(data: bytes) -> bytes:
     """`data` if it looks like a PNG of an acceptable size, else InvalidImage."""
+    return check_image(data, formats.PNG)
+
+
+_SIGNATURES = {
+    formats.PNG: lambda data: data.startswith(PNG_SIGNATURE),
+    formats.SVG: lambda data: data.startswith(b"<svg "),
+    formats.WEBP: lambda data: data[:4] == b"RIFF" and data[8:12] == b"WEBP",
+}
+
+
+def check_image(data: bytes, fmt: str) -> bytes:
+    """`data` if it looks like an image in `fmt` of an acceptable size, else InvalidImage."""
     if len(data) > MAX_PNG_BYTES:
         raise InvalidImage(f"renderer answered {len(data)} bytes, more than {MAX_PNG_BYTES}")
-    if not data.startswith(PNG_SIGNATURE):
-        raise InvalidImage("renderer answered something that is not a PNG")
+    if not _SIGNATURES[fmt](data):
+        raise InvalidImage(f"renderer answered something that is not a {fmt.upper()}")
     return data
+
+
+_DRAW = {
+    formats.PNG: renderer.render,
+    formats.SVG: renderer.render_svg,
+    formats.WEBP: renderer.render_webp,
+}
 
 
 @dataclass(frozen=True)
@@ -90,8 +126,11 @@ class BuiltinSource:
     def address(self) -> str:
         return "in-process"
 
-    def fetch(self, name_hash: str, size: int) -> bytes:
-        return renderer.render(name_hash, size)
+    def for_format(self, fmt: str) -> Source:
+        return self
+
+    def fetch(self, name_hash: str, size: int, fmt: str = formats.PNG) -> bytes:
+        return _DRAW[fmt](name_hash, size)
 
 
 @functools.cache
@@ -126,7 +165,28 @@ class DnmonsterSource:
     def address(self) -> str:
         return self.base_url
 
-    def fetch(self, name_hash: str, size: int) -> bytes:
+    def for_format(self, fmt: str) -> Source:
+        if fmt != formats.SVG:
+            return self
+        if self.revision == OUR_ART_REVISION:
+            return BuiltinSource()  # the same art, drawn here: no PNG can become a vector
+        raise FormatUnavailable(
+            f"SVG is drawn only for Identidock's own art, and this renderer draws "
+            f"{self.revision}: ask for .png or .webp."
+        )
+
+    def fetch(self, name_hash: str, size: int, fmt: str = formats.PNG) -> bytes:
+        if fmt == formats.SVG:  # never from the renderer: drawn here, or not at all
+            return self.for_format(fmt).fetch(name_hash, size, fmt)
+        png = self._fetch_png(name_hash, size)
+        if fmt == formats.PNG:
+            return png
+        try:
+            return renderer.webp_from_png(check_png(png))
+        except ValueError as exc:
+            raise InvalidImage(f"renderer answered a PNG we cannot convert: {exc}") from exc
+
+    def _fetch_png(self, name_hash: str, size: int) -> bytes:
         url = f"{self.base_url}/monster/{name_hash}"
         try:
             with _session().get(
@@ -162,10 +222,11 @@ class DnmonsterSource:
             raise SourceUnavailable(f"renderer broke off ({exc.__class__.__name__})") from exc
 
 
-def fetch_png(source: Source, name_hash: str, size: int) -> bytes:
-    """A checked PNG from `source`, behind its breaker: after repeated refusals or
-    timeouts the renderer is not asked (RendererSkipped, at once) until a probe finds it
-    back. A bad answer shows it is up: it does not count."""
+def fetch_image(source: Source, name_hash: str, size: int, fmt: str = formats.PNG) -> bytes:
+    """A checked image in `fmt` from `source`, behind its breaker: after repeated
+    refusals or timeouts the renderer is not asked (RendererSkipped, at once) until a
+    probe finds it back. A bad answer shows it is up: it does not count. Ask
+    `source.for_format(fmt)` first: the source that really draws it has the breaker."""
     breaker = breaker_for(
         f"renderer {source.address}",
         failures_to_open=settings.BREAKER_FAILURES,
@@ -176,7 +237,7 @@ def fetch_png(source: Source, name_hash: str, size: int) -> bytes:
         raise RendererSkipped(retry_after=breaker.retry_after())
     started = time.perf_counter()
     try:
-        png = check_png(source.fetch(name_hash, size))
+        image = check_image(source.fetch(name_hash, size, fmt), fmt)
     except (SourceUnavailable, SourceTimeout) as exc:
         RENDER_FAILURES.labels("timeout" if isinstance(exc, SourceTimeout) else "unavailable").inc()
         breaker.failed()
@@ -187,7 +248,7 @@ def fetch_png(source: Source, name_hash: str, size: int) -> bytes:
         raise
     RENDERS.observe(time.perf_counter() - started)
     breaker.succeeded()
-    return png
+    return image
 
 
 def get_source() -> Source:

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import health, identity, views
+from . import formats, health, identity, views
 
 app_name = "monsters"
 
@@ -13,5 +13,16 @@ urlpatterns = [
         rf"^monster/(?P<name_hash>{identity.NAME_HASH_PATTERN})$",
         views.monster,
         name="monster",
+    ),
+    re_path(
+        rf"^monster/(?P<name_hash>{identity.NAME_HASH_PATTERN})"
+        rf"\.(?P<extension>{formats.ANY})$",
+        views.monster,
+        name="monster_format",
+    ),
+    re_path(
+        rf"^m/(?P<name_hash>{identity.NAME_HASH_PATTERN})$",
+        views.permalink,
+        name="permalink",
     ),
 ]

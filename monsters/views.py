@@ -22,6 +22,7 @@ from . import (
     cache,
     clients,
     fast_images,
+    formats,
     identity,
     image_headers,
     links,
@@ -37,6 +38,19 @@ from .models import Generation
 PAGE_SIZE = 80
 FAVICON = "monsters/brand-40.png"
 RETRY_AFTER_SECONDS = 5
+# The permalink page: what it offers to download, the size of the embed snippets, and
+# the picture a shared link previews. The monster itself is the home page's 80 px image
+# (and its 2x), scaled up crisply by CSS: one image in the browser's cache for both.
+DOWNLOADS = (  # (format, its name, size, what the button says about the size)
+    (formats.PNG, "PNG", 80, "80 px"),
+    (formats.PNG, "PNG", 256, "256 px"),
+    (formats.PNG, "PNG", 512, "512 px"),
+    (formats.SVG, "SVG", 512, "any size"),
+    (formats.WEBP, "WebP", 512, "512 px"),
+)
+SNIPPET_SIZE = 80
+PREVIEW_SIZE = 512
+MONSTER_TITLE = "A monster from Identidock"
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -55,22 +69,87 @@ def home(request: HttpRequest) -> HttpResponse:
         "form": form,
         "monster_url": links.monster_url(name_hash, PAGE_SIZE),
         "monster_url_2x": links.monster_url(name_hash, PAGE_SIZE * 2),
+        "permalink_url": links.permalink_url(name_hash),
         "size": PAGE_SIZE,
     }
     return render(request, "monsters/home.html", context)
 
 
-# A PNG runs nothing; the fast layer answers hits without CSP alike. (django-csp types
-# its decorator for views that take the request alone.)
+@require_safe
+def permalink(request: HttpRequest, name_hash: str) -> HttpResponse:
+    """A monster's own page, to share: large, to download in every format, to embed.
+
+    Its address and its content name the hash only, never the name it came from.
+    """
+    svg_missing = _format_problem(formats.SVG)
+    context = {
+        "title": MONSTER_TITLE,
+        "monster_url": links.monster_url(name_hash, PAGE_SIZE),
+        "monster_url_2x": links.monster_url(name_hash, PAGE_SIZE * 2),
+        "size": PAGE_SIZE,
+        "downloads": [
+            {
+                "format": name,
+                "size": size_label,
+                "url": links.monster_url(name_hash, size, extension=fmt),
+                "filename": f"identidock-{name_hash[:12]}-{size}.{fmt}",
+            }
+            for fmt, name, size, size_label in DOWNLOADS
+            if not (fmt == formats.SVG and svg_missing)
+        ],
+        "svg_missing": svg_missing,
+        **_embed_snippets(request, name_hash),
+        "page_url": request.build_absolute_uri(links.permalink_url(name_hash)),
+        "preview_url": request.build_absolute_uri(
+            links.monster_url(name_hash, PREVIEW_SIZE, extension=formats.PNG)
+        ),
+        "preview_size": PREVIEW_SIZE,
+    }
+    return render(request, "monsters/permalink.html", context)
+
+
+def _format_problem(fmt: str) -> str:
+    """Why the configured renderer cannot give `fmt`, or "" when it can."""
+    try:
+        service.require_format(fmt)
+    except sources.FormatUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+def _embed_snippets(request: HttpRequest, name_hash: str) -> dict[str, str]:
+    """HTML and Markdown that show the monster on another site. They name the URL
+    without `v`: it always shows the current art (revalidated by its ETag), and never
+    costs a redirect after the art changes, as a URL of an old revision would."""
+    path = links.monster_path(name_hash, extension=formats.PNG)
+    url = f"{request.build_absolute_uri(path)}?size={SNIPPET_SIZE}"
+    return {
+        "html_snippet": (
+            f'<img src="{url}" width="{SNIPPET_SIZE}" height="{SNIPPET_SIZE}" '
+            f'alt="{MONSTER_TITLE}">'
+        ),
+        "markdown_snippet": f"![{MONSTER_TITLE}]({url})",
+    }
+
+
+# Images set their own headers (image_headers: an SVG gets a policy of its own, PNG and
+# WebP run nothing); the fast layer answers hits with exactly those headers. (django-csp
+# types its decorator for views that take the request alone.)
 @csp_exempt()  # type: ignore[arg-type]
 @require_safe
-def monster(request: HttpRequest, name_hash: str) -> HttpResponseBase:
-    """The public image route, as the original app had it (plus `size` and `v`)."""
+def monster(request: HttpRequest, name_hash: str, extension: str | None = None) -> HttpResponseBase:
+    """The public image route, as the original app had it (plus `size` and `v`), and
+    with an extension for each format; without one it is PNG."""
+
+    def current_url(name_hash: str, size: int) -> str:
+        return links.monster_url(name_hash, size, extension=extension)
+
     return serve_monster(
         request,
         name_hash=name_hash,
+        fmt=extension or formats.DEFAULT,
         origin=Generation.Origin.WEB,
-        url_for=links.monster_url,
+        url_for=current_url,
         shared=True,
         limited=True,
     )
@@ -80,22 +159,27 @@ def serve_monster(
     request: HttpRequest,
     *,
     name_hash: str,
+    fmt: str = formats.DEFAULT,
     origin: str,
     url_for: Callable[[str, int], str],
     shared: bool,
     limited: bool,
 ) -> HttpResponseBase:
-    """One image answer: 400 for a bad size, 302 from an old revision to `url_for`'s
-    current one, 304 for a matching ETag, the PNG when cached, else a render: 429 when
-    the client is over its limit (`limited`), the PNG, or 503/504 when the renderer
-    fails.
+    """One image answer: 400 for a bad size, 406 for a format the renderer cannot give,
+    302 from an old revision to `url_for`'s current one, 304 for a matching ETag, the
+    image when cached, else a render: 429 when the client is over its limit
+    (`limited`), the image, or 503/504 when the renderer fails.
     """
     try:
         size = sizes.parse_size(request.GET.get("size"))
     except ValueError as exc:
         return _plain_text(f"{exc}\n", HTTPStatus.BAD_REQUEST)
+    try:
+        service.require_format(fmt)  # before a redirect, a 304 or a rate-limit token
+    except sources.FormatUnavailable as exc:
+        return _source_failure(exc)
 
-    ref = service.locate(name_hash=name_hash, size=size)
+    ref = service.locate(name_hash=name_hash, size=size, fmt=fmt)
     wanted_revision = request.GET.get("v")
     if wanted_revision is not None and wanted_revision != ref.revision:
         moved = HttpResponseRedirect(url_for(name_hash, size))
@@ -110,7 +194,7 @@ def serve_monster(
     response: HttpResponse
     if image_headers.client_has(request.headers.get("If-None-Match", ""), ref.etag):
         response = HttpResponseNotModified()
-        headers = image_headers.image_headers(ref, png=None, cache_status="", **answer)
+        headers = image_headers.image_headers(ref, image=None, cache_status="", **answer)
     else:
         try:
             identicon = _identicon(request, ref, origin=origin, limited=limited)
@@ -118,9 +202,9 @@ def serve_monster(
             return _source_failure(exc)
         except _OverLimit as over:
             return _too_many(over.decision, "Too many new monsters at once; please wait a moment.")
-        response = HttpResponse(identicon.png)
+        response = HttpResponse(identicon.image)
         headers = image_headers.image_headers(
-            ref, png=identicon.png, cache_status=identicon.cache_status, **answer
+            ref, image=identicon.image, cache_status=identicon.cache_status, **answer
         )
     for header, value in headers:
         response[header] = value
@@ -139,11 +223,11 @@ def _identicon(
     # The fast layer in front has just missed this key: do not ask the cache twice.
     if request.META.get(fast_images.MISSED_KEY) != ref.key:
         try:
-            png = service.cached_png(ref)
+            image = service.cached_image(ref)
         except cache.CacheUnavailable:
-            png = None  # rendered below, without the cache
-        if png is not None:
-            return service.Identicon(png=png, ref=ref, cache_status=service.HIT)
+            image = None  # rendered below, without the cache
+        if image is not None:
+            return service.Identicon(image=image, ref=ref, cache_status=service.HIT)
     if limited:
         decision = rate_limit.take(_misses_limit(), clients.client_address(request))
         if not decision.allowed:
@@ -192,6 +276,12 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 def _source_failure(exc: sources.SourceError) -> HttpResponse:
     """The one place renderer failures become status codes."""
+    if isinstance(exc, sources.FormatUnavailable):
+        # Not a failure to retry: this renderer never gives that format. The answer
+        # follows the configuration, which a deploy can change: kept by nobody.
+        response = _plain_text(f"{exc}\n", HTTPStatus.NOT_ACCEPTABLE)
+        response["Cache-Control"] = image_headers.FAILURE_CACHE_CONTROL
+        return response
     if isinstance(exc, sources.SourceTimeout):
         status, reason = HTTPStatus.GATEWAY_TIMEOUT, "timed out"
     else:

@@ -16,6 +16,7 @@ import pytest
 
 from monsters.renderer import render
 from monsters.renderer.wsgi import app as renderer_app
+from monsters.sources import OUR_ART_REVISION
 from tests import per_run
 from tests.form_client import FormClient
 from tests.ports import free_port
@@ -145,9 +146,12 @@ def _renderer_process_server() -> Iterator[RendererServer]:
 
 @pytest.fixture
 def renderer_server(_renderer_process_server: RendererServer, settings) -> RendererServer:
-    """The real renderer over HTTP, wired in as DNMONSTER_URL, its counter at zero."""
+    """The real renderer over HTTP, wired in as DNMONSTER_URL, its counter at zero, and
+    named as compose names it (DNMONSTER_REVISION `identidock-r<RENDERER_VERSION>`): it
+    draws our own art, so SVG is drawn in-process for it."""
     _renderer_process_server.requests.clear()
     settings.DNMONSTER_URL = _renderer_process_server.url
+    settings.DNMONSTER_REVISION = OUR_ART_REVISION
     return _renderer_process_server
 
 
@@ -174,6 +178,8 @@ class _MisbehavingHandler(BaseHTTPRequestHandler):
             self._send(200, "text/html; charset=utf-8", b"<html><body>Oops</body></html>")
         elif mode == "not-png":
             self._send(200, "image/png", b"GIF89a not really a png")
+        elif mode == "broken-png":
+            self._send(200, "image/png", b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
         elif mode == "huge":
             self._send(200, "image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024))
         elif mode == "huge-undeclared":

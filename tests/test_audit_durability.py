@@ -15,6 +15,7 @@ from http import HTTPStatus
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django_redis import get_redis_connection
 
 from monsters import audit, identity
 from monsters.models import Generation
@@ -119,6 +120,30 @@ def test_replaying_an_event_already_written_does_not_duplicate_it(renderer_serve
     report = audit.flush_queue()
     assert (report.written, report.replayed, report.left) == (0, 1, 0)
     assert rows() == 1
+
+
+def test_a_queued_row_keeps_its_format_and_one_queued_before_formats_is_a_png(
+    renderer_server, empty_queue
+):
+    svg = audit.new_generation(
+        name_hash="b" * 64,
+        size=80,
+        fmt="svg",
+        source="builtin",
+        origin="web",
+        png_bytes=1,
+        render_ms=1.0,
+    )
+    audit._enqueue([svg])
+    # An event queued by a process from before formats: no `format` field.
+    old = audit.new_generation(
+        name_hash="c" * 64, size=80, source="dnmonster", origin="web", png_bytes=1, render_ms=1.0
+    )
+    fields = {name: value for name, value in audit._to_fields(old).items() if name != "format"}
+    get_redis_connection("monsters").xadd(audit._queue_key(), fields)
+    flush()
+    formats = dict(Generation.objects.values_list("name_hash", "format"))
+    assert formats == {"b" * 64: "svg", "c" * 64: "png"}
 
 
 def test_queued_rows_are_written_by_the_process_itself_once_the_database_is_back(

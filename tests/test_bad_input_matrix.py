@@ -96,12 +96,45 @@ def test_bad_hashes(client, renderer_server, name_hash):
     assert nothing_cached_or_audited()
 
 
+EXTENSIONS = {
+    "unknown format": ".gif",
+    "upper case": ".PNG",
+    "two extensions": ".svg.png",
+    "dot alone": ".",
+    "two dots": "..svg",
+    "compressed svg": ".svgz",
+    "trailing slash": ".svg/",
+    "NUL after": ".svg%00",
+    "path after": ".webp/x",
+}
+
+
+@pytest.mark.parametrize("extension", EXTENSIONS.values(), ids=EXTENSIONS.keys())
+def test_bad_extensions(client, renderer_server, extension):
+    response = client.get(f"/monster/{MOBY}{extension}", {"size": 80})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert one_line_reason(response).count("\n") == 1
+    assert renderer_server.count == 0
+    assert nothing_cached_or_audited()
+
+
+@pytest.mark.parametrize("name_hash", HASHES.values(), ids=HASHES.keys())
+def test_bad_hashes_with_an_extension_and_on_the_monsters_page(client, renderer_server, name_hash):
+    for path in (f"/monster/{name_hash}.svg", f"/monster/{name_hash}.webp", f"/m/{name_hash}"):
+        response = client.get(path)
+        assert response.status_code == HTTPStatus.NOT_FOUND
+        assert one_line_reason(response).count("\n") == 1
+    assert renderer_server.count == 0
+    assert nothing_cached_or_audited()
+
+
 SIZES = ["0", "15", "513", "-1", "1e3", "80abc", " 80", "\uff18\uff10", "9" * 20, "80.0", ""]
 
 
+@pytest.mark.parametrize("path", ["", ".png", ".svg", ".webp"])
 @pytest.mark.parametrize("size", SIZES[:-1])
-def test_bad_sizes(client, renderer_server, size):
-    response = client.get(f"/monster/{MOBY}", {"size": size})
+def test_bad_sizes(client, renderer_server, size, path):
+    response = client.get(f"/monster/{MOBY}{path}", {"size": size})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     assert one_line_reason(response).count("\n") == 1
     assert "size must be" in response.content.decode()
@@ -109,8 +142,28 @@ def test_bad_sizes(client, renderer_server, size):
     assert nothing_cached_or_audited()
 
 
+def test_svg_of_art_we_do_not_draw(client, renderer_server, settings):
+    settings.DNMONSTER_REVISION = "amouat-1.0"
+    response = client.get(f"/monster/{MOBY}.svg", {"size": 80})
+    assert response.status_code == HTTPStatus.NOT_ACCEPTABLE
+    assert one_line_reason(response).count("\n") == 1
+    assert renderer_server.count == 0
+    assert nothing_cached_or_audited()
+
+
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
-@pytest.mark.parametrize("path", [f"/monster/{MOBY}", "/healthz", "/readyz"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/monster/{MOBY}",
+        f"/monster/{MOBY}.png",
+        f"/monster/{MOBY}.svg",
+        f"/monster/{MOBY}.webp",
+        f"/m/{MOBY}",
+        "/healthz",
+        "/readyz",
+    ],
+)
 def test_bad_methods(client, renderer_server, method, path):
     response = getattr(client, method)(path)
     assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED

@@ -1,6 +1,6 @@
 """The fast image layer in front of Django: the same answers, byte for byte and header
-for header, for hits, 304s, redirects of an old `v` and every bad input; hits and 304s
-answered without Django, everything else handed on."""
+for header, for hits, 304s, redirects of an old `v` and every bad input, in every
+format; hits and 304s answered without Django, everything else handed on."""
 
 from __future__ import annotations
 
@@ -125,6 +125,50 @@ def test_everything_else_is_handed_to_django_unchanged(fast, path, query, method
     call(django_application)  # Moby cached: only the request decides who answers
     calls = django.calls
     assert call(layer, path, query, method) == call(django_application, path, query, method)
+    assert django.calls == calls + 1
+
+
+@pytest.mark.parametrize("extension", [".png", ".svg", ".webp"])
+@pytest.mark.parametrize("query", ["", "size=256", "size=40&v=CURRENT"])
+def test_every_formats_hits_and_304s_match_django_header_for_header(fast, extension, query):
+    layer, django = fast
+    path, query = PATH + extension, query.replace("CURRENT", service.current_revision())
+    first = call(django_application, path, query)
+    assert first[0] == "200 OK"
+    etag = dict(first[1])["ETag"]
+    for request in ({}, {"If_None_Match": etag}):
+        calls = django.calls
+        assert call(layer, path, query, **request) == call(
+            django_application, path, query, **request
+        )
+        assert django.calls == calls  # answered by the layer
+    assert call(layer, path, query, method="HEAD") == call(
+        django_application, path, query, method="HEAD"
+    )
+
+
+def test_a_format_the_renderer_cannot_give_is_left_to_django(fast, settings):
+    layer, django = fast
+    settings.DNMONSTER_REVISION = "amouat-1.0"
+    etag = service.locate(name_hash=MOBY, size=80, fmt="svg").etag
+    for request in ({}, {"If_None_Match": etag}):
+        calls = django.calls
+        answer = call(layer, PATH + ".svg", **request)
+        assert answer[0] == "406 Not Acceptable"
+        assert answer == call(django_application, PATH + ".svg", **request)
+        assert django.calls == calls + 1
+
+
+@pytest.mark.parametrize(
+    "path", [PATH + ".gif", PATH + ".PNG", PATH + ".svg.png", PATH + ".", PATH + ".svgz"]
+)
+def test_other_extensions_are_handed_to_django_unchanged(fast, path):
+    layer, django = fast
+    call(django_application, PATH + ".svg")  # cached: only the path decides who answers
+    calls = django.calls
+    answer = call(layer, path)
+    assert answer == call(django_application, path)
+    assert answer[0] == "404 Not Found"
     assert django.calls == calls + 1
 
 

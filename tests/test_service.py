@@ -74,7 +74,7 @@ def _get_in_thread(size: int) -> service.Identicon:
 def test_concurrent_misses_for_one_key_record_one_generation(renderer_server):
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(_get_in_thread, [64] * 8))
-    assert len({r.png for r in results}) == 1
+    assert len({r.image for r in results}) == 1
     assert Generation.objects.count() == 1
 
 

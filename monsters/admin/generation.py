@@ -84,6 +84,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "thumbnail",
         "short_hash",
         "size",
+        "format",
         "source",
         "origin",
         "bytes_display",
@@ -114,6 +115,7 @@ class GenerationAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "size",
+                    "format",
                     "source",
                     "origin",
                     "png_bytes",
@@ -129,6 +131,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "monster_preview",
         "name_hash",
         "size",
+        "format",
         "source",
         "origin",
         "png_bytes",
@@ -201,12 +204,13 @@ class GenerationAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{} px</td><td>{}</td><td>{}</td>'
-            "<td>{}</td><td>{} ms</td></tr>",
+            "<td>{}</td><td>{}</td><td>{} ms</td></tr>",
             (
                 (
                     reverse("admin:monsters_generation_change", args=[event.pk]),
                     f"{timezone.localtime(event.created_at):%Y-%m-%d %H:%M:%S}",
                     event.size,
+                    event.get_format_display(),
                     event.source,
                     event.get_origin_display(),
                     f"{event.png_bytes:,}",
@@ -221,7 +225,7 @@ class GenerationAdmin(admin.ModelAdmin):
             else ""
         )
         return format_html(
-            '<table class="other-events"><thead><tr><th>time</th><th>size</th>'
+            '<table class="other-events"><thead><tr><th>time</th><th>size</th><th>format</th>'
             "<th>source</th><th>origin</th><th>bytes</th><th>render</th></tr></thead>"
             '<tbody>{}</tbody></table><p>{}<a href="{}">All events of this hash</a> '
             "in the log.</p>",
@@ -254,9 +258,9 @@ class GenerationAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Generation]
     ) -> list[service.Entry] | None:
         entries = [
-            service.Entry(name_hash, size)
-            for name_hash, size in queryset.order_by()
-            .values_list("name_hash", "size")
+            service.Entry(name_hash, size, fmt)
+            for name_hash, size, fmt in queryset.order_by()
+            .values_list("name_hash", "size", "format")
             .distinct()[: MAX_ACTION_ENTRIES + 1]
         ]
         if len(entries) > MAX_ACTION_ENTRIES:

@@ -14,7 +14,9 @@ def overview_context() -> dict[str, Any]:
     the newest monsters (one cache round trip for all of them)."""
     breakdown = stats.breakdown()
     newest = stats.newest_entries()
-    cached = service.cached_entries(service.Entry(entry.name_hash, entry.size) for entry in newest)
+    # The newest monsters as the thumbnails show them: PNG.
+    entries = [service.Entry(entry.name_hash, entry.size) for entry in newest]
+    cached = service.cached_entries(entries)
     origin_labels = dict(Generation.Origin.choices)
     bars = chart.bar_chart(stats.daily_counts())
     return {
@@ -33,7 +35,8 @@ def overview_context() -> dict[str, Any]:
             ),
         ],
         "newest": [
-            {"entry": entry, "cached": (entry.name_hash, entry.size) in cached} for entry in newest
+            {"entry": entry, "cached": key in cached}
+            for entry, key in zip(newest, entries, strict=True)
         ],
         "newest_cached": len(cached),
     }

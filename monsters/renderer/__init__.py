@@ -1,5 +1,7 @@
 """Identidock's own pixel-art monsters, plus a dnmonster-compatible WSGI app (`wsgi.py`).
 
+One picture, three formats: `render` (PNG, `art.py`), `render_svg` (`svg.py`) and
+`render_webp` (`webp.py`), all drawn from the same cells, colours and placement.
 Nothing here imports Django: the renderer runs in-process or as its own service.
 """
 
@@ -13,6 +15,8 @@ from monsters.renderer.art import (
     render,
     render_canvas,
 )
+from monsters.renderer.svg import render_svg
+from monsters.renderer.webp import render_webp, webp_from_png
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -21,4 +25,7 @@ __all__ = [
     "RENDERER_VERSION",
     "render",
     "render_canvas",
+    "render_svg",
+    "render_webp",
+    "webp_from_png",
 ]

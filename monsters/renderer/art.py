@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 import zlib
 from functools import cache
+from typing import NamedTuple
 
 from PIL import Image
 
@@ -61,27 +62,42 @@ def _palette_chunk(body_index: int, accent_index: int) -> bytes:
     return _chunk(b"PLTE", png_palette(body_index, accent_index))
 
 
-def _check_dimension(name: str, value: int) -> None:
+def check_dimension(name: str, value: int) -> None:
+    """ValueError unless `value` is a whole number of pixels the renderer draws."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if not MIN_SIZE <= value <= MAX_SIZE:
         raise ValueError(f"{name} must be between {MIN_SIZE} and {MAX_SIZE}, got {value}")
 
 
-def render_canvas(identifier: str, width: int, height: int) -> bytes:
-    """PNG bytes of the monster fitted and centred in a transparent width x height canvas."""
-    _check_dimension("width", width)
-    _check_dimension("height", height)
-    traits = traits_for(identifier)
-    # One pixel per cell, holding the cell's role: an index into the palette.
-    sprite = Image.frombytes("P", (GRID, GRID), draw_cells(traits))
+class Placement(NamedTuple):
+    """Where the sprite goes in a canvas: its side and top-left corner, in pixels."""
+
+    side: int
+    left: int
+    top: int
+
+
+def placement(width: int, height: int) -> Placement:
+    """The sprite fitted and centred in a width x height canvas, as every format draws it."""
     fit = min(width, height)
     # Whole-number scaling keeps every cell a crisp square; only tiny sizes shrink instead.
     side = GRID * (fit // GRID) if fit >= GRID else fit
+    return Placement(side, (width - side) // 2, (height - side) // 2)
+
+
+def render_canvas(identifier: str, width: int, height: int) -> bytes:
+    """PNG bytes of the monster fitted and centred in a transparent width x height canvas."""
+    check_dimension("width", width)
+    check_dimension("height", height)
+    traits = traits_for(identifier)
+    # One pixel per cell, holding the cell's role: an index into the palette.
+    sprite = Image.frombytes("P", (GRID, GRID), draw_cells(traits))
+    side, left, top = placement(width, height)
     if side != GRID:
         sprite = sprite.resize((side, side), Image.Resampling.NEAREST)
     canvas = Image.new("P", (_LEAD + width, height), CLEAR)
-    canvas.paste(sprite, (_LEAD + (width - side) // 2, (height - side) // 2))
+    canvas.paste(sprite, (_LEAD + left, top))
     header = struct.pack(">IIBBBBB", width, height, BIT_DEPTH, _COLOUR_TYPE_PALETTE, 0, 0, 0)
     pixels = zlib.compress(canvas.tobytes("raw", _PACKED), PNG_COMPRESS_LEVEL)
     return b"".join(

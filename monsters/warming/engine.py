@@ -128,7 +128,7 @@ class _RendererDown(Exception):
 
 
 def _generate(entry: Entry, *, origin: str, force: bool, audit: service.AuditBatch) -> _Outcome:
-    ref = service.locate(name_hash=entry.name_hash, size=entry.size)
+    ref = service.locate(name_hash=entry.name_hash, size=entry.size, fmt=entry.fmt)
     try:
         stored = service.generate_identicon(ref, origin=origin, force=force, audit=audit)
     except (sources.SourceUnavailable, sources.SourceTimeout) as exc:

@@ -28,7 +28,7 @@ def run_action(client, action: str, rows: list[Generation]):
 
 
 def is_cached(row: Generation) -> bool:
-    return bool(service.cached_entries([service.Entry(row.name_hash, row.size)]))
+    return bool(service.cached_entries([service.Entry(row.name_hash, row.size, row.format)]))
 
 
 def cache(row: Generation) -> None:
@@ -119,6 +119,32 @@ def test_evict_deletes_the_cache_entries_and_keeps_the_audit_rows(
     ]
     assert not is_cached(cached)
     assert Generation.objects.count() == rows_before
+
+
+def test_the_actions_warm_and_evict_the_format_each_row_names(
+    admin_client, renderer_server, make_generation
+):
+    svg, webp = make_generation(format="svg"), make_generation(format="webp")
+    assert run_action(admin_client, "warm_into_cache", [svg, webp]) == [
+        (messages.SUCCESS, "2 warmed, 0 already cached, 0 failed.")
+    ]
+    assert is_cached(svg) and is_cached(webp)
+    assert not service.cached_entries([service.Entry(svg.name_hash, svg.size)])  # no PNG
+    recorded = Generation.objects.filter(origin=Generation.Origin.ADMIN)
+    assert sorted(recorded.values_list("format", flat=True)) == ["svg", "webp"]
+    run_action(admin_client, "evict_from_cache", [svg, webp])
+    assert not is_cached(svg) and not is_cached(webp)
+
+
+def test_an_svg_row_of_art_we_do_not_draw_fails_to_warm_with_the_reason(
+    admin_client, renderer_server, settings, make_generation
+):
+    settings.DNMONSTER_REVISION = "amouat-1.0"
+    [(level, message)] = run_action(
+        admin_client, "warm_into_cache", [make_generation(format="svg")]
+    )
+    assert level == messages.WARNING
+    assert "0 warmed, 0 already cached, 1 failed" in message and "amouat-1.0" in message
 
 
 def test_an_evicted_monster_is_generated_again_on_the_next_request(

@@ -54,6 +54,7 @@ def test_changelist_shows_every_column(admin_client, make_generation):
         "Monster",
         "Hash",
         "Size",
+        "Format",
         "Source",
         "Origin",
         "Bytes",
@@ -62,6 +63,7 @@ def test_changelist_shows_every_column(admin_client, make_generation):
     ]
     cells = dict(re.findall(r'<td class="field-(\w+)[^"]*">([^<]*)</td>', content))
     assert cells["size"] == "160"
+    assert cells["format"] == "PNG"
     assert cells["source"] == "builtin"
     assert cells["origin"] == "Web"
     assert cells["bytes_display"] == "1,234"

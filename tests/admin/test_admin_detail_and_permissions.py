@@ -32,11 +32,11 @@ def test_detail_page_shows_the_monster_at_size_160(admin_client, make_generation
 
 
 def test_detail_page_shows_every_field(admin_client, make_generation):
-    row = make_generation(size=120, source="builtin", origin=Generation.Origin.WARM)
+    row = make_generation(size=120, format="webp", source="builtin", origin=Generation.Origin.WARM)
     response = admin_client.get(detail_url(row))
     content = response.content.decode()
     assert response.status_code == HTTPStatus.OK
-    for value in (row.name_hash, "120", "builtin", "Cache warmer", "650", "12.5"):
+    for value in (row.name_hash, "120", "WebP", "builtin", "Cache warmer", "650", "12.5"):
         assert value in content
     shown = {field for line in response.context["adminform"] for field in line.fields}
     model_fields = {field.name for field in Generation._meta.fields} - {"id"}

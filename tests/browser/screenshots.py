@@ -48,6 +48,24 @@ def test_home_page_on_a_phone(pages):
     assert Image.open(path).size == (viewport["width"], viewport["height"])
 
 
+def test_a_monsters_page_on_a_desktop_and_a_phone(pages):
+    page = pages.open("/")
+    submit_name(page, "Grace Hopper")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Share your monster").click()
+    page.wait_for_load_state("networkidle")
+    _assert_monster_loaded(page)
+    path = _save(page, "permalink-desktop", full_page=True)
+    assert Image.open(path).width == DESKTOP["viewport"]["width"]
+
+    phone = pages.open(page.url, device=PHONE)
+    phone.wait_for_load_state("networkidle")
+    _assert_monster_loaded(phone)
+    path = _save(phone, "permalink-phone", full_page=False)
+    viewport = PHONE["viewport"]
+    assert Image.open(path).size == (viewport["width"], viewport["height"])
+
+
 def test_admin_changelist(pages, admin_user):
     page = pages.open("/")
     for name in ["Moby Dock", "Ada Lovelace", "김철수", "Grace Hopper"]:

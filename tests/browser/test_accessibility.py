@@ -7,6 +7,8 @@ from http import HTTPStatus
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from monsters import identity
+
 from .contrast import AA_NON_TEXT, AA_TEXT, contrast_ratio, parse_color, worst_contrast
 from .pages import submit_name
 
@@ -72,8 +74,8 @@ def test_the_page_has_one_top_level_heading(pages):
     expect(page.get_by_role("heading", level=1)).to_have_count(1)
 
 
-def _focus_by_keyboard(page: Page, target: Locator) -> None:
-    for _ in range(10):
+def _focus_by_keyboard(page: Page, target: Locator, presses: int = 10) -> None:
+    for _ in range(presses):
         page.keyboard.press("Tab")
         if target.evaluate("el => el === document.activeElement"):
             return
@@ -120,6 +122,7 @@ TEXT_ON_THE_HOME_PAGE = {
     "button": "button",
     "figcaption": ".monster figcaption",
     "monster-name": ".monster__name",
+    "share-link": ".monster__share",
     "footer-title": ".facts strong",
     "footer": ".facts li",
 }
@@ -128,6 +131,55 @@ TEXT_ON_THE_HOME_PAGE = {
 def test_all_text_on_the_page_has_a_contrast_of_at_least_4_5_to_1(pages):
     page = pages.open("/")
     assert _unreadable(page, TEXT_ON_THE_HOME_PAGE) == []
+
+
+MONSTERS_PAGE = f"/m/{identity.hash_name('Joe Bloggs')}"
+TEXT_ON_A_MONSTERS_PAGE = {
+    "brand": ".brand span",
+    "headline": ".headline",
+    "lede": ".lede",
+    "panel-title": ".panel h2",
+    "download-format": ".download strong",
+    "download-size": ".download span",
+    "snippet-label": ".snippet label",
+    "snippet": ".snippet__code",
+    "copy-button": "button.copy",
+    "again": ".share__again a",
+    "footer": ".footer p",
+}
+
+
+def test_all_text_on_a_monsters_page_has_a_contrast_of_at_least_4_5_to_1(pages):
+    page = pages.open(MONSTERS_PAGE)
+    assert _unreadable(page, TEXT_ON_A_MONSTERS_PAGE) == []
+
+
+def test_a_monsters_page_has_one_main_one_h1_and_alt_text(pages):
+    page = pages.open(MONSTERS_PAGE)
+    expect(page.get_by_role("main")).to_have_count(1)
+    expect(page.get_by_role("heading", level=1)).to_have_count(1)
+    expect(page.get_by_role("img", name="A monster from Identidock")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(lambda page: page.locator("a.download").first, id="download-link"),
+        pytest.param(lambda page: page.get_by_label("HTML", exact=True), id="snippet"),
+        pytest.param(lambda page: page.locator("button.copy").first, id="copy-button"),
+        pytest.param(lambda page: page.locator(".share__again a"), id="home-link"),
+    ],
+)
+def test_keyboard_focus_is_clearly_visible_on_a_monsters_page(pages, target):
+    page = pages.open(MONSTERS_PAGE)
+    element = target(page)
+    expect(element).to_be_visible()
+    _focus_by_keyboard(page, element, presses=20)
+    focused = element.evaluate(_FOCUS_STYLE)
+    assert focused["outlineStyle"] not in ("none", "hidden")
+    assert focused["outlineWidth"] >= 2
+    behind = element.evaluate(_COLOURS, True)["layers"]
+    assert worst_contrast(focused["outlineColor"], behind) >= AA_NON_TEXT
 
 
 def test_the_error_message_has_a_contrast_of_at_least_4_5_to_1(pages):

@@ -1,19 +1,21 @@
-"""Golden pictures: the exact pixels of five monsters at 80 px.
+"""Golden pictures: the exact pixels of five monsters at 80 px, and their exact SVGs.
 
 If this fails because the art changed on purpose, bump RENDERER_VERSION in
 monsters/renderer/art.py (the web app puts it into ETags and cache keys, so cached images
-are replaced) and update the pins below. If the art did not change on purpose, find out why.
+are replaced), update the pins below and rewrite the golden SVGs
+(`scripts/golden_svgs.py`). If the art did not change on purpose, find out why.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from monsters.renderer import RENDERER_VERSION, render
+from monsters.renderer import RENDERER_VERSION, render, render_svg
 
 PINNED_VERSION = "1"
 # identifier -> sha256 of the decoded RGBA pixels at size 80
@@ -35,6 +37,12 @@ PINNED = {
     # one character
     "a": "d0470bb8ee2544c5b3fcae94c9c350470d922e83b20ef9b0e94b070b0bd82931",
 }
+GOLDEN_SVGS = Path(__file__).parent / "golden"
+GOLDEN_SVG_SIZE = 80
+
+
+def golden_svg_path(identifier: str) -> Path:
+    return GOLDEN_SVGS / f"{identifier}.svg"
 
 
 def test_pins_belong_to_the_current_renderer_version() -> None:
@@ -45,3 +53,13 @@ def test_pins_belong_to_the_current_renderer_version() -> None:
 def test_monster_pixels_match_the_pinned_art(identifier: str, pixels_sha256: str) -> None:
     pixels = Image.open(io.BytesIO(render(identifier, 80))).convert("RGBA").tobytes()
     assert hashlib.sha256(pixels).hexdigest() == pixels_sha256
+
+
+@pytest.mark.parametrize("identifier", sorted(PINNED))
+def test_monster_svg_matches_the_golden_file_byte_for_byte(identifier: str) -> None:
+    golden = golden_svg_path(identifier).read_bytes()
+    assert render_svg(identifier, GOLDEN_SVG_SIZE) == golden
+
+
+def test_every_golden_svg_belongs_to_a_pinned_monster() -> None:
+    assert sorted(path.stem for path in GOLDEN_SVGS.glob("*.svg")) == sorted(PINNED)
