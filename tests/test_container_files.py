@@ -252,6 +252,14 @@ def test_every_variable_the_settings_read_is_given_to_the_web_app_and_the_migrat
         assert not missing, f"{service} lacks {sorted(missing)}"
 
 
+def test_readme_configuration_table_lists_every_variable_the_settings_read():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", section, re.MULTILINE))
+    missing = _variables_read_by(ROOT / "identidock" / "settings.py") - listed
+    assert not missing, f"README's Configuration table lacks {sorted(missing)}"
+
+
 def test_every_gunicorn_tuning_variable_is_given_to_the_web_app():
     wanted = _variables_read_by(ROOT / "gunicorn.conf.py")
     assert {"GUNICORN_WORKERS", "GUNICORN_THREADS", "FORWARDED_ALLOW_IPS"} <= wanted
@@ -441,16 +449,15 @@ def _one(directives: list[Directive], name: str) -> Directive:
 
 
 def _seconds(value: str) -> float:
-    found = re.fullmatch(r"(\d+)(ms|s|m)?", value)
-    assert found, f"not a duration: {value!r}"
-    number, unit = found.groups()
-    return int(number) * {"ms": 0.001, "s": 1, None: 1, "m": 60}[unit]
+    time = re.fullmatch(r"(\d+)(ms|s|m)?", value)
+    assert time, f"not an nginx time: {value}"
+    return int(time[1]) * {"ms": 0.001, "s": 1, None: 1, "m": 60}[time[2]]
 
 
 def _gunicorn_default(name: str) -> int:
-    found = re.search(rf'"{name}", (\d+)', (ROOT / "gunicorn.conf.py").read_text())
-    assert found, f"{name} has no default in gunicorn.conf.py"
-    return int(found[1])
+    default = re.search(rf'"{name}", (\d+)', (ROOT / "gunicorn.conf.py").read_text())
+    assert default, f"gunicorn.conf.py reads no {name}"
+    return int(default[1])
 
 
 @pytest.fixture

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
 
-from scripts.stack import StackError, compose, databases, ports, smoke
+from scripts.stack import StackError, compose, databases, ports, processes, smoke
 from scripts.stack.processes import Exit
 from scripts.stack.topology import Stack
 from tests import per_run
@@ -230,6 +233,37 @@ def test_container_commands_get_a_local_bind_and_the_virtualenvs_tools():
     )
     assert command[0] == str(compose.VENV_BIN / "gunicorn")
     assert command[1:] == ["--config", "gunicorn.conf.py", "--bind", "127.0.0.1:8301", "app"]
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie nobody has reaped yet."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_kill_ends_a_server_and_everything_it_started_at_once(tmp_path):
+    sleeper = processes.start(
+        "sleeper",
+        ["sh", "-c", "sleep 60 & echo $!; wait"],
+        {"PATH": "/usr/bin:/bin"},
+        log_dir=tmp_path,
+    )
+    stdout = tmp_path / "sleeper.stdout.log"
+    for _ in range(100):
+        if stdout.read_text().strip():
+            break
+        time.sleep(0.05)
+    child = int(stdout.read_text())
+    processes.kill(sleeper)
+    assert sleeper.popen.returncode == -signal.SIGKILL
+    for _ in range(100):
+        if not _alive(child):
+            break
+        time.sleep(0.05)
+    assert not _alive(child)
 
 
 def test_free_port_is_one_nothing_holds():
