@@ -373,6 +373,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "django.request": {"filters": ["not_an_expected_outage"]},
+        # Its "Retrying ..." line per connection retry to a dead renderer repeats what
+        # the renderer's breaker says once.
+        "urllib3.connectionpool": {"level": "ERROR"},
         "monsters": {
             "handlers": ["console"],
             "level": _env_str("LOG_LEVEL", "INFO"),
