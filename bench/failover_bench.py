@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,8 +37,11 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
 sys.path.insert(0, str(ROOT))
 
+from bench.server_processes import stop as _stop  # noqa: E402
 from monsters.renderer import RENDERER_VERSION  # noqa: E402
 from scripts.failover.drill import Fetch, Figures, Load, figures, new_monster_path  # noqa: E402
 from scripts.failover.topology import Topology  # noqa: E402
@@ -101,15 +103,6 @@ def _start_identidock(environment: dict[str, str], port: int, logs: Path) -> sub
             time.sleep(0.1)
     _stop(process)
     raise SystemExit(f"gunicorn did not start within {START_TIMEOUT_SECONDS:.0f} s ({logs})")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=30)
 
 
 def _fetcher(base_url: str) -> Fetch:

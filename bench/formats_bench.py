@@ -37,7 +37,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -48,6 +47,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.server_processes import cpu_seconds as _cpu_seconds
+from bench.server_processes import stop as _stop  # noqa: E402
+
 PYTHON = sys.executable
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/identidock_bench"
@@ -55,7 +59,6 @@ DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 FORMATS = ("png", "svg", "webp")
 CEILING_ID = "formats-bench-ceiling"
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 HIT_HASH = "f0" * 32
 
 # Every request a new 64-hex-digit hash: 46 digits of token, the wrk thread, a counter.
@@ -137,30 +140,6 @@ def _start(module: str, probe: str, extra: dict[str, str]) -> tuple[subprocess.P
             time.sleep(0.2)
     _stop(process)
     raise SystemExit(f"{module} did not start within 60 s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and all its descendants."""
-    pids, total = [pid], 0.0
-    while pids:
-        current = pids.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:  # gone meanwhile
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-        pids.extend(int(child) for child in children)
-    return total
 
 
 def _wrk(url: str, server: subprocess.Popen, script: Path, args: argparse.Namespace) -> dict:

@@ -30,7 +30,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,12 +41,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.server_processes import cpu_seconds as _cpu_seconds
+from bench.server_processes import stop as _stop  # noqa: E402
+
 PYTHON = sys.executable
 TARGET_RATIO = 0.4
 CEILING_ID = "renderer-bench-ceiling"
 CEILING_SIZE = 80
 IN_PROCESS_SIZES = (16, 80, 512)
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 WRK_SCRIPT = """
 local threads = 0
@@ -112,30 +115,6 @@ def _start(tree: Path, module: str, extra_env: dict[str, str]) -> tuple[subproce
             time.sleep(0.1)
     _stop(process)
     raise SystemExit(f"{module} did not start within 20 s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and all its descendants."""
-    pids, total = [pid], 0.0
-    while pids:
-        current = pids.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:  # gone meanwhile
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-        pids.extend(int(child) for child in children)
-    return total
 
 
 def _wrk(
