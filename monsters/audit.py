@@ -7,7 +7,10 @@ stream, and a background thread of this process writes it once the database is b
 The process that queued a row may be gone by then (gunicorn replaces workers every
 GUNICORN_MAX_REQUESTS, a deploy replaces them all), so any process whose own write goes
 through also looks at the queue, at most every QUEUE_CHECK_SECONDS, and starts its
-flusher when rows wait. `manage.py flush_audit` drains the queue on demand. Replays
+flusher when rows wait. `manage.py flush_audit` drains the queue on demand.
+A web miss also stores its row's intent with its image, in one atomic Redis step, and
+deletes it once the row is written or queued: the intent of a process killed in
+between is replayed once it is ORPHAN_SECONDS old, so a dead process loses no row. Replays
 insert with ON CONFLICT DO NOTHING on the event id, so writing a row twice leaves one
 row. When Redis is down too, the row is logged at error level with every field, the
 last place it can go.
@@ -41,6 +44,10 @@ logger = logging.getLogger(__name__)
 
 CACHE_ALIAS = "monsters"  # the durable queue lives in the cache's Redis
 QUEUE_NAME = "audit:queue"
+# Rows about to be written, each stored atomically with its image: what a process that
+# died in between leaves behind is replayed once it is ORPHAN_SECONDS old.
+INTENTS_NAME = "audit:intents"
+ORPHAN_SECONDS = 30.0
 LOCK_NAME = "audit:flush"
 FLUSH_BATCH = 500
 RETRY_SECONDS = 2.0
@@ -81,8 +88,23 @@ def new_generation(
     )
 
 
-def record(generations: list[Generation]) -> None:
-    """Write the rows now, or queue them durably when the database cannot take them."""
+def intent_of(generation: Generation) -> tuple[str, dict[str, str]]:
+    """The stream and fields of a row about to be written: stored with its image in one
+    atomic step (cache.add_with_intent), deleted once the row is written or queued."""
+    return INTENTS_NAME, _to_fields(generation)
+
+
+def record(generations: list[Generation], *, intents: list[str] | None = None) -> None:
+    """Write the rows now, or queue them durably when the database cannot take them;
+    then forget their `intents`, the entries that stood for them until now."""
+    try:
+        _write_or_queue(generations)
+    finally:
+        if intents:
+            _forget_intents(intents)
+
+
+def _write_or_queue(generations: list[Generation]) -> None:
     breaker = _database_breaker()
     if breaker.allow():
         try:
@@ -98,13 +120,25 @@ def record(generations: list[Generation]) -> None:
     _enqueue(generations)
 
 
+def _forget_intents(intents: list[str]) -> None:
+    client = _redis()
+    if client is None:
+        return
+    try:
+        client.xdel(_key(INTENTS_NAME), *intents)
+    except (redis.RedisError, OSError) as exc:  # left behind: replayed later, idempotently
+        logger.debug("Audit intents not deleted: %s", exc)
+
+
 def queue_length() -> int:
     """How many events wait in the durable queue (0 without Redis)."""
     client = _redis()
     return int(client.xlen(_queue_key())) if client is not None else 0
 
 
-def flush_queue(*, wait: float = FLUSHER_LOCK_WAIT) -> FlushReport:
+def flush_queue(
+    *, wait: float = FLUSHER_LOCK_WAIT, orphans_after: float | None = None
+) -> FlushReport:
     """Write every queued event, oldest first, idempotently; one flusher at a time,
     waiting at most `wait` seconds for the one before.
 
@@ -116,15 +150,34 @@ def flush_queue(*, wait: float = FLUSHER_LOCK_WAIT) -> FlushReport:
     written = replayed = 0
     lock = _flush_lock(client, wait=wait)
     with lock:
-        while entries := client.xrange(_queue_key(), count=FLUSH_BATCH):
-            rows = [_from_fields(fields) for _, fields in entries]
-            inserted = _insert(rows, replay=True)
-            written += inserted
-            replayed += len(rows) - inserted
-            AUDIT_ROWS.labels("replayed").inc(inserted)
-            client.xdel(_queue_key(), *[entry_id for entry_id, _ in entries])
-            lock.reacquire()  # one more batch: the lock lasts lock_seconds() from now
+        # The queue, then the intents of processes that died before writing their row.
+        cutoff = _orphan_cutoff(orphans_after)
+        for stream, newest in ((_queue_key(), "+"), (_key(INTENTS_NAME), cutoff)):
+            while entries := client.xrange(stream, max=newest, count=FLUSH_BATCH):
+                rows = [_from_fields(fields) for _, fields in entries]
+                inserted = _insert(rows, replay=True)
+                written += inserted
+                replayed += len(rows) - inserted
+                AUDIT_ROWS.labels("replayed").inc(inserted)
+                client.xdel(stream, *[entry_id for entry_id, _ in entries])
+                lock.reacquire()  # one more batch: the lock lasts lock_seconds() from now
     return FlushReport(written=written, replayed=replayed, left=queue_length())
+
+
+def _orphan_cutoff(seconds: float | None = None) -> str:
+    """The newest intent id old enough to be an orphan: its process had `seconds` (by
+    default ORPHAN_SECONDS, far more than any INSERT may take) to write the row and
+    forget it."""
+    age = ORPHAN_SECONDS if seconds is None else seconds
+    return str(int((time.time() - age) * 1000))
+
+
+def orphan_count() -> int:
+    """Intents old enough that their process must be gone without writing its row."""
+    client = _redis()
+    if client is None:
+        return 0
+    return len(client.xrange(_key(INTENTS_NAME), max=_orphan_cutoff(), count=FLUSH_BATCH))
 
 
 def lock_seconds() -> float:
@@ -233,7 +286,7 @@ def _flush_if_rows_wait() -> None:
         return
     _last_queue_check = now
     try:
-        waiting = queue_length()
+        waiting = queue_length() + orphan_count()
     except (redis.RedisError, OSError) as exc:  # the queue is for another time
         logger.debug("Audit queue not checked: %s", exc)
         return
@@ -264,7 +317,7 @@ def _flush_until_empty() -> None:
                 continue
             if report.written:
                 logger.warning("Audit queue: %d queued rows written", report.written)
-            if not report.left:
+            if not report.left and not orphan_count():
                 return
     finally:
         connection.close()  # this thread's own database connection

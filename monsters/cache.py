@@ -211,6 +211,43 @@ def add(key: str, png: bytes) -> bool:
     return stored is not False
 
 
+# KEYS[1]: the image's key, KEYS[2]: a stream; ARGV[1]: the encoded image, then the
+# stream entry's field/value pairs. The entry is added only with the image, atomically.
+_ADD_WITH_INTENT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+end
+return false
+"""
+
+
+def add_with_intent(
+    key: str, image: bytes, *, stream: str, fields: dict[str, str]
+) -> tuple[bool, str | None]:
+    """SET NX, and in the same atomic step, only if it stored the image, an entry in
+    `stream` (the audit row to come): a process that dies before writing the row leaves
+    the entry for another to replay. Returns (stored, the entry's id). Without Redis
+    there is no stream: as `add`, with no entry."""
+    backend = _backend()
+    if not isinstance(backend, RedisCache):
+        return add(key, image), None
+    keys = [str(backend.make_key(key)), str(backend.make_key(stream))]
+    args = [backend.client.encode(image), *(item for pair in fields.items() for item in pair)]
+
+    def run(_: BaseCache) -> Any:
+        client = get_redis_connection(CACHE_ALIAS)
+        return client.eval(_ADD_WITH_INTENT, 2, *keys, *args)
+
+    try:
+        entry_id = _guarded(run, writes=True)
+    finally:
+        if (tier := process_tier()) is not None:
+            tier.put(key, image)
+    if entry_id is None:
+        return False, None
+    return True, entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+
 def replace(key: str, png: bytes) -> None:
     """SET, whatever is there."""
     try:

@@ -259,34 +259,45 @@ def _generate(
 
     Returns (image, stored, bypassed): `stored` is False when another writer had stored
     the image first (then it is theirs to record); `bypassed` when the cache could not
-    be reached (the image still counts as generated, and this process keeps it)."""
+    be reached (the image still counts as generated, and this process keeps it).
+
+    A web miss stores the image together with the row's intent, in one atomic Redis
+    step: should this process die between the image and the row's INSERT, a flusher
+    writes the row from the intent (audit.py). The warmer's batches keep their rows in
+    memory until a batch is written, as their docstring says.
+    """
     source = sources.get_source().for_format(ref.fmt)
     started = time.perf_counter()
     image = sources.fetch_image(source, ref.name_hash, ref.size, ref.fmt)
     render_ms = (time.perf_counter() - started) * 1000
+    generation = audit_log.new_generation(
+        name_hash=ref.name_hash,
+        size=ref.size,
+        fmt=ref.fmt,
+        source=source.name,
+        origin=origin,
+        png_bytes=len(image),
+        render_ms=render_ms,
+    )
 
     bypassed = False
+    intents: list[str] = []
     try:
         if overwrite:
             cache.replace(ref.key, image)
             stored = True
+        elif audit is None:
+            stream, fields = audit_log.intent_of(generation)
+            stored, intent = cache.add_with_intent(ref.key, image, stream=stream, fields=fields)
+            intents = [intent] if intent else []
         else:
             stored = cache.add(ref.key, image)
     except cache.CacheUnavailable:
         stored = bypassed = True
     if stored:
-        generation = audit_log.new_generation(
-            name_hash=ref.name_hash,
-            size=ref.size,
-            fmt=ref.fmt,
-            source=source.name,
-            origin=origin,
-            png_bytes=len(image),
-            render_ms=render_ms,
-        )
         GENERATIONS.labels(origin).inc()
         if audit is None:
-            audit_log.record([generation])
+            audit_log.record([generation], intents=intents)
         else:
             audit.add(generation)
     return image, stored, bypassed

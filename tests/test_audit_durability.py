@@ -277,3 +277,83 @@ def test_a_connection_closed_under_the_app_queues_the_row_instead_of_failing(
     connection.close()
     flush()
     assert rows() == 1
+
+
+def _generation_of(name_hash: str) -> Generation:
+    return audit.new_generation(
+        name_hash=name_hash, size=80, source="dnmonster", origin="web", png_bytes=9, render_ms=1.0
+    )
+
+
+def _intents() -> int:
+    from django_redis import get_redis_connection
+
+    return int(get_redis_connection("monsters").xlen(audit._key(audit.INTENTS_NAME)))
+
+
+def test_a_miss_leaves_its_row_and_no_intent_behind(client, renderer_server, empty_queue):
+    assert client.get(f"/monster/{identity.hash_name('Moby Dock')}")["X-Cache"] == "MISS"
+    assert rows() == 1
+    assert _intents() == 0
+
+
+def test_a_row_whose_process_died_after_caching_its_image_is_written_from_its_intent(
+    renderer_server, empty_queue, monkeypatch
+):
+    from monsters import cache, service
+
+    ref = service.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
+    generation = audit.new_generation(
+        name_hash=ref.name_hash,
+        size=80,
+        source="dnmonster",
+        origin="web",
+        png_bytes=9,
+        render_ms=1.0,
+    )
+    stream, fields = audit.intent_of(generation)
+    assert cache.add_with_intent(ref.key, b"\x89PNG\r\n\x1a\n!", stream=stream, fields=fields)[0]
+    # The process dies here, between its image and its row: nothing calls record().
+    assert rows() == 0 and _intents() == 1
+    assert audit.flush_queue().written == 0  # too young: its process may still write it
+    monkeypatch.setattr(audit, "ORPHAN_SECONDS", 0)
+    assert audit.orphan_count() == 1
+    assert audit.flush_queue(orphans_after=0).written == 1
+    assert Generation.objects.get().event_id == generation.event_id
+    assert audit.flush_queue().written == 0
+    assert rows() == 1
+
+
+def test_an_intent_is_stored_only_with_the_image(renderer_server, empty_queue):
+    from monsters import cache, service
+
+    ref = service.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
+    fields = audit.intent_of(
+        audit.new_generation(
+            name_hash=ref.name_hash,
+            size=80,
+            source="dnmonster",
+            origin="web",
+            png_bytes=9,
+            render_ms=1.0,
+        )
+    )[1]
+    assert cache.add_with_intent(
+        ref.key, b"\x89PNG first", stream=audit.INTENTS_NAME, fields=fields
+    )[0]
+    stored, intent = cache.add_with_intent(
+        ref.key, b"\x89PNG second", stream=audit.INTENTS_NAME, fields=fields
+    )
+    assert (stored, intent) == (False, None)
+    assert _intents() == 1
+    assert cache.get(ref.key) == b"\x89PNG first"  # readable through the cache as ever
+
+
+def test_flush_audit_writes_intents_of_any_age(renderer_server, empty_queue):
+    from monsters import cache, service
+
+    ref = service.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
+    stream, fields = audit.intent_of(_generation_of(ref.name_hash))
+    cache.add_with_intent(ref.key, b"\x89PNG\r\n\x1a\n!", stream=stream, fields=fields)
+    assert "wrote 1 queued audit rows" in flush()
+    assert rows() == 1

@@ -1,7 +1,9 @@
 """`manage.py flush_audit`: write the audit rows queued while the database was down.
 
 Every process that queues a row also retries the queue by itself every couple of
-seconds until it is empty; this command does the same on demand (after an outage, or
+seconds until it is empty (and writes the rows of processes that died before writing
+theirs, once their intents are ORPHAN_SECONDS old); this command does both on demand,
+intents of any age included (after an outage, or
 from a schedule). Replays are idempotent: a row already written is not written again.
 Exit status 0 when the queue is empty afterwards, 1 when the database still refuses.
 """
@@ -32,7 +34,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"{waiting:,} audit rows wait in the queue")
                 return
             # Long enough to outwait the lock of a flusher whose process has exited.
-            report = audit.flush_queue(wait=audit.lock_seconds() + 1)
+            # On demand: every intent too, however young (replays are idempotent).
+            report = audit.flush_queue(wait=audit.lock_seconds() + 1, orphans_after=0)
         except DatabaseError as exc:
             raise CommandError(
                 f"the database still cannot take the rows ({type(exc).__name__}); they stay queued"
