@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run stack test lint format bench observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
+.PHONY: run stack cluster test lint format bench observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ run: $(VENV)/.base var/secret_key
 ## gunicorn behind nginx, against the local PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
 stack: $(VENV)/.dev
 	$(PY) -m scripts.stack --port $(PORT) $(STACK_ARGS)
+
+## cluster: `make stack` with three identidock servers behind nginx (each on its own port,
+## with its own metrics port), one renderer, the local PostgreSQL and Redis
+cluster: $(VENV)/.dev
+	$(PY) -m scripts.stack --port $(PORT) --replicas 3 $(STACK_ARGS)
 
 ## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL), with
 ## a coverage report that fails below the floor in pyproject.toml. Two pytest-xdist workers,

@@ -515,7 +515,7 @@ def test_proxy_refuses_bodies_over_16k_and_keeps_the_rest_in_memory(site):
 
 def test_proxy_keeps_connections_to_gunicorn_alive_and_lets_them_go_first(site):
     upstream = {directive.name: directive.args for directive in site["upstream"]}
-    assert upstream["server"] == ["identidock:5000"]
+    assert upstream["server"] == ["identidock:5000", "max_fails=1", "fail_timeout=10s"]
     assert int(upstream["keepalive"][0]) > 0
     assert _seconds(upstream["keepalive_timeout"][0]) < _gunicorn_default("GUNICORN_KEEPALIVE")
     location = site["location"]
