@@ -139,9 +139,7 @@ class Stack:
         self.metrics_ports = []
         for name, web_port in zip(self.web_names, self.web_ports, strict=True):
             metrics_port = (
-                int(web_environment.get("METRICS_PORT") or 0)
-                if self.replicas == 1
-                else free_port()
+                int(web_environment.get("METRICS_PORT") or 0) if self.replicas == 1 else free_port()
             )
             self.metrics_ports.append(metrics_port)
             self._serve(
