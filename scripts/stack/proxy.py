@@ -64,7 +64,7 @@ def template_variables(template: str) -> set[str]:
 def per_upstream(template: str, upstreams: Sequence[str]) -> str:
     """Each line that names ${IDENTIDOCK_UPSTREAM}, once per upstream (host:port), as
     Docker's DNS gives nginx one address per replica of a scaled service."""
-    lines = []
+    lines: list[str] = []
     for line in template.splitlines(keepends=True):
         if "${IDENTIDOCK_UPSTREAM}" in line:
             lines.extend(render(line, {"IDENTIDOCK_UPSTREAM": one}) for one in upstreams)
