@@ -69,7 +69,8 @@ format: $(VENV)/.dev
 
 ## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its
 ## docstring); serve_bench needs wrk (apt) and takes SERVE_BENCH_ARGS, e.g. "--duration 10";
-## the slow-client and fault benches run the stack, which needs the dev requirements and nginx
+## the slow-client, fault and cluster benches run the stack, which needs the dev requirements
+## and nginx (and the cluster bench wrk)
 bench: $(VENV)/.dev
 	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py
@@ -79,6 +80,8 @@ bench: $(VENV)/.dev
 	$(PY) bench/slow_clients_bench.py
 	$(PY) bench/slow_clients_bench.py --direct
 	$(PY) bench/fault_bench.py
+	$(PY) bench/cluster_bench.py
+	$(PY) bench/cluster_bench.py --kill
 
 ## observe: Prometheus (Debian's `prometheus`) on http://127.0.0.1:9090, scraping the metrics
 ## of `make stack` (127.0.0.1:9100) with the alerting rules of deploy/prometheus/; Ctrl-C stops it

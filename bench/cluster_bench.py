@@ -1,7 +1,8 @@
 """Benchmark: make cluster (nginx in front of three identidock replicas) under new hashes.
 
     .venv/bin/python bench/cluster_bench.py [--seconds 30] [--hashes 2000]
-                                            [--connections 32] [--threads 2] [--kill]
+                                            [--connections 32] [--threads 2]
+                                            [--repeats 4] [--kill [--kill-after S]]
 
 Starts make cluster's topology (nginx, three identidock gunicorns of 2 workers x 4
 threads, one renderer under gunicorn) on servers of its own: a redis-server on a spare
@@ -14,7 +15,7 @@ path to --repeats connections in a row, and every wrk thread walks the same sequ
 each new hash is asked for by threads x repeats connections at about the same time,
 through nginx, which spreads them over the three replicas; once through the list it
 starts again (cache hits). With --kill, the second replica's process group is SIGKILLed
-(`docker kill`) a third of the way in and stays dead.
+(`docker kill`) a third of the way in (or --kill-after seconds) and stays dead.
 
 It prints: requests, statuses (nginx's access log, which also names the replica that
 answered and its X-Cache), wrk's socket errors, p50/p99; renders per (hash, size) (the
@@ -384,6 +385,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=4, help="connections in a row per hash")
     parser.add_argument("--kill", action="store_true", help=f"SIGKILL {KILLED} a third in")
+    parser.add_argument(
+        "--kill-after", type=float, help="seconds into the run for --kill (default: a third)"
+    )
     args = parser.parse_args()
     directory = run_directory("cluster")
     logs = directory / "logs"
@@ -404,7 +408,7 @@ def main() -> int:
             threads=args.threads,
             repeats=args.repeats,
             raw=directory / "wrk.txt",
-            kill_after=args.seconds / 3 if args.kill else None,
+            kill_after=(args.kill_after or args.seconds / 3) if args.kill else None,
         )
     title = (
         f"cluster bench: {REPLICAS} replicas, {args.hashes:,} new hashes, wrk -t{args.threads} "
