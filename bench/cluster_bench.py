@@ -80,7 +80,8 @@ end
 # nginx's access log line (docker/nginx/templates/default.conf.template's format).
 _PROXY_LINE = re.compile(
     r'"GET (?P<path>/monster/(?P<hash>[0-9a-f]{64})\?size=(?P<size>\d+)\S*) HTTP/1\.1" '
-    r'(?P<status>\d{3}) .* ua="(?P<upstreams>[^"]*)" us="(?P<upstream_statuses>[^"]*)" '
+    r"(?P<status>\d{3}) (?P<bytes>\d+) .* "
+    r'ua="(?P<upstreams>[^"]*)" us="(?P<upstream_statuses>[^"]*)" '
     r"xc=(?P<cache>\S*)"
 )
 _RENDERER_LINE = re.compile(r'"GET /monster/(?P<hash>[0-9a-f]{64})\?size=(?P<size>\d+)')
@@ -91,6 +92,7 @@ class ProxyAnswer:
     name_hash: str
     size: int
     status: int
+    body_bytes: int  # what reached the client: 0 with a 200 is an answer cut short
     upstreams: list[str]  # every replica tried, in order (more than one: nginx retried)
     upstream_statuses: list[str]
     cache: str  # the answering replica's X-Cache, or "-"
@@ -120,9 +122,15 @@ class Figures:
         return [answer for answer in self.answers if answer.status >= 500]
 
     @property
+    def truncated(self) -> list[ProxyAnswer]:
+        """200 answers with no body: the replica died after its header, too late for
+        nginx to try another (the client sees its connection closed: a wrk read error)."""
+        return [a for a in self.answers if a.status == 200 and not a.body_bytes]
+
+    @property
     def answered(self) -> set[tuple[str, int]]:
-        """(hash, size) answered 200 at least once."""
-        return {(a.name_hash, a.size) for a in self.answers if a.status == 200}
+        """(hash, size) answered 200, with a body, at least once."""
+        return {(a.name_hash, a.size) for a in self.answers if a.status == 200 and a.body_bytes}
 
     @property
     def requested(self) -> set[tuple[str, int]]:
@@ -165,13 +173,18 @@ class Figures:
         }
 
     def in_flight_on_killed(self) -> list[ProxyAnswer]:
-        """5xx answers whose request had reached the killed replica."""
+        """5xx or cut-short answers whose request had reached the killed replica."""
         address = next((a for a, n in self.replicas.items() if n == self.killed), None)
         return [
             answer
-            for answer in self.server_errors
+            for answer in self.server_errors + self.truncated
             if address is not None and address in answer.upstreams
         ]
+
+    def unexplained_failures(self) -> int:
+        """5xx and cut-short answers that no kill explains."""
+        failed = len(self.server_errors) + len(self.truncated)
+        return failed - len(self.in_flight_on_killed())
 
     def lines(self, title: str) -> list[str]:
         wrk = self.wrk
@@ -185,7 +198,8 @@ class Figures:
             f"({wrk.requests / wrk.seconds:,.0f}/s); socket errors: {errors}; "
             f"p50 {measured.percentile_ms(50):.1f} ms, p99 {measured.percentile_ms(99):.1f} ms",
             f"nginx: {len(self.answers):,} /monster answers; statuses {statuses}; "
-            f"5xx {len(self.server_errors):,}; retried on another replica {len(self.retried):,}",
+            f"5xx {len(self.server_errors):,}; cut short (200, no body) {len(self.truncated):,}; "
+            f"retried on another replica {len(self.retried):,}",
             f"hashes: {len(self.requested):,} (hash, size) requested, "
             f"{len(self.answered):,} answered 200",
             f"renders: {renders_total:,} renderer requests for {len(self.renders):,} "
@@ -200,9 +214,9 @@ class Figures:
             lines.append(f"  {name}: {sum(counts.values()):,} answers ({detail})")
         if self.killed:
             lines.append(
-                f"kill: {self.killed} SIGKILLed at {self.killed_at:.1f} s; 5xx of requests "
-                f"that had reached it {len(self.in_flight_on_killed()):,}, other 5xx "
-                f"{len(self.server_errors) - len(self.in_flight_on_killed()):,}"
+                f"kill: {self.killed} SIGKILLed at {self.killed_at:.1f} s; 5xx or cut short "
+                f"of requests that had reached it {len(self.in_flight_on_killed()):,}, others "
+                f"{self.unexplained_failures():,}"
             )
         lines.extend(self.notes)
         return lines
@@ -216,9 +230,8 @@ class Figures:
             failures.append(f"{len(self.duplicate_rows)} (hash, size) audited twice")
         if self.lost_rows:
             failures.append(f"{len(self.lost_rows)} audit rows lost")
-        unexplained = len(self.server_errors) - len(self.in_flight_on_killed())
-        if unexplained:
-            failures.append(f"{unexplained} 5xx not explained by the kill")
+        if unexplained := self.unexplained_failures():
+            failures.append(f"{unexplained} 5xx or cut-short answers not explained by the kill")
         idle = [name for name, hits in self.hits_by_replica().items() if not hits]
         if idle:
             failures.append(f"no hits from {', '.join(sorted(idle))}")
@@ -259,6 +272,7 @@ def _proxy_answers(log: Path, after: int) -> list[ProxyAnswer]:
                 match["hash"],
                 int(match["size"]),
                 int(match["status"]),
+                int(match["bytes"]),
                 [part.strip() for part in match["upstreams"].split(",")],
                 [part.strip() for part in match["upstream_statuses"].split(",")],
                 match["cache"],
