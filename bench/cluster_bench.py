@@ -110,6 +110,7 @@ class Figures:
     replicas: dict[str, str]  # "127.0.0.1:port" -> replica name
     killed: str = ""
     killed_at: float = 0.0  # seconds into the run
+    killed_threads: int = 0  # requests the killed replica could have had in flight
     flushed: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -203,7 +204,12 @@ class Figures:
             f"hashes: {len(self.requested):,} (hash, size) requested, "
             f"{len(self.answered):,} answered 200",
             f"renders: {renders_total:,} renderer requests for {len(self.renders):,} "
-            f"(hash, size); rendered more than once: {len(self.rendered_more_than_once):,}",
+            f"(hash, size); rendered more than once: {len(self.rendered_more_than_once):,}"
+            + (
+                f" (allowed: {self.killed_threads}, the killed replica's threads)"
+                if self.killed
+                else ""
+            ),
             f"audit: {sum(self.rows.values()):,} rows for {len(self.rows):,} (hash, size); "
             f"duplicates {len(self.duplicate_rows):,}; lost (200 without a row) "
             f"{len(self.lost_rows):,}; rows without a 200 {len(self.rows_without_answer):,}; "
@@ -224,7 +230,9 @@ class Figures:
     def failures(self) -> list[str]:
         """The targets this run missed, in words; empty when it met them all."""
         failures = []
-        if self.rendered_more_than_once:
+        # A render in flight on the killed replica is done again by another once its
+        # `lock:` key expires: at most one per request the killed replica could hold.
+        if len(self.rendered_more_than_once) > self.killed_threads:
             failures.append(f"{len(self.rendered_more_than_once)} (hash, size) rendered twice")
         if self.duplicate_rows:
             failures.append(f"{len(self.duplicate_rows)} (hash, size) audited twice")
@@ -298,6 +306,13 @@ def _audit_rows(database_url: str, wanted: set[str]) -> Counter[tuple[str, int]]
         rows = Counter({(name_hash, size): count for name_hash, size, count in cursor.fetchall()})
     connection.close()
     return Counter({key: count for key, count in rows.items() if key[0] in wanted})
+
+
+def _threads_per_replica(stack: Stack) -> int:
+    """gunicorn workers x threads of one replica: the requests it can hold at once."""
+    environment = stack.environment("identidock")
+    workers = int(environment.get("GUNICORN_WORKERS") or 0) or 2  # bench_stack's
+    return workers * int(environment.get("GUNICORN_THREADS") or 4)  # gunicorn.conf.py's
 
 
 def flush_audit(stack: Stack, log: Path) -> str:
@@ -387,6 +402,7 @@ def run_load(
         replicas=replicas,
         killed=KILLED if kill_after is not None else "",
         killed_at=killed_at,
+        killed_threads=_threads_per_replica(stack) if kill_after is not None else 0,
         flushed=flushed,
     )
 
