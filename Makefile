@@ -8,7 +8,7 @@ PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
 LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
 
-.PHONY: run stack test lint format bench failover observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
+.PHONY: run stack cluster test lint format bench failover observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
 
 $(VENV)/.base: requirements/base.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ run: $(VENV)/.base var/secret_key
 stack: $(VENV)/.dev
 	$(PY) -m scripts.stack --port $(PORT) $(STACK_ARGS)
 
+## cluster: `make stack` with three identidock servers behind nginx (each on its own port,
+## with its own metrics port), one renderer, the local PostgreSQL and Redis
+cluster: $(VENV)/.dev
+	$(PY) -m scripts.stack --port $(PORT) --replicas 3 $(STACK_ARGS)
+
 ## test: the whole suite against PostgreSQL and Redis (DATABASE_URL / TEST_REDIS_URL), with
 ## a coverage report that fails below the floor in pyproject.toml. Two pytest-xdist workers,
 ## a file at a time (so a module's fixtures start once); TEST_WORKERS=0 for one process.
@@ -64,7 +69,8 @@ format: $(VENV)/.dev
 
 ## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its
 ## docstring); serve_bench needs wrk (apt) and takes SERVE_BENCH_ARGS, e.g. "--duration 10";
-## the slow-client and fault benches run the stack, which needs the dev requirements and nginx
+## the slow-client, fault and cluster benches run the stack, which needs the dev requirements
+## and nginx (and the cluster bench wrk)
 bench: $(VENV)/.dev
 	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py
@@ -75,6 +81,8 @@ bench: $(VENV)/.dev
 	$(PY) bench/slow_clients_bench.py --direct
 	$(PY) bench/fault_bench.py
 	$(PY) bench/formats_bench.py
+	$(PY) bench/cluster_bench.py
+	$(PY) bench/cluster_bench.py --kill
 
 ## observe: Prometheus (Debian's `prometheus`) on http://127.0.0.1:9090, scraping the metrics
 ## of `make stack` (127.0.0.1:9100) with the alerting rules of deploy/prometheus/; Ctrl-C stops it

@@ -98,8 +98,11 @@ def own_redis(log_dir: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-def bench_stack(*, database_url: str, redis_url: str, log_dir: Path, **variables: str) -> Stack:
-    """The stack, 2 gunicorn workers as make stack runs it, logging into `log_dir`.
+def bench_stack(
+    *, database_url: str, redis_url: str, log_dir: Path, replicas: int = 1, **variables: str
+) -> Stack:
+    """The stack, 2 gunicorn workers as make stack runs it (`replicas` identidock
+    servers behind the proxy: make cluster's 3), logging into `log_dir`.
 
     GUNICORN_* variables in the bench's environment are passed on, so a run can try
     another tuning (`GUNICORN_MAX_REQUESTS=0 .venv/bin/python bench/...`)."""
@@ -115,6 +118,7 @@ def bench_stack(*, database_url: str, redis_url: str, log_dir: Path, **variables
             **variables,
         },
         log_dir=log_dir,
+        replicas=replicas,
     )
 
 

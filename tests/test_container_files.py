@@ -500,6 +500,26 @@ def test_proxy_configuration_passes_nginx_t():
     assert "test is successful" in result.stderr
 
 
+def test_proxy_in_front_of_replicas_lists_each_one_and_passes_nginx_t():
+    prefix = Path(tempfile.mkdtemp(prefix="identidock-nginx-t-"))
+    replicas = ["127.0.0.1:5001", "127.0.0.1:5002", "127.0.0.1:5003"]
+    try:
+        config = proxy.write_config(prefix, listen="127.0.0.1:5000", upstream=replicas)
+        result = _run(*proxy.command(config, test=True))
+        upstream = _one(_parse_nginx((prefix / "identidock.conf").read_text()), "upstream")
+    finally:
+        shutil.rmtree(prefix)
+    assert result.returncode == 0, result.stderr
+    servers = [directive.args for directive in upstream.block if directive.name == "server"]
+    assert servers == [[replica, "max_fails=1", "fail_timeout=10s"] for replica in replicas]
+
+
+def test_proxy_sends_a_get_that_a_replica_failed_to_the_next_one(site):
+    location = {directive.name: directive.args for directive in site["location"]}
+    assert location["proxy_next_upstream"] == ["error", "timeout", "http_502"]
+    assert location["proxy_next_upstream_tries"] == ["3"]
+
+
 def test_proxy_listens_where_compose_publishes(site):
     listen = _one(site["server"], "listen").args
     assert listen == ["80", "default_server"]
@@ -522,7 +542,7 @@ def test_proxy_refuses_bodies_over_16k_and_keeps_the_rest_in_memory(site):
 
 def test_proxy_keeps_connections_to_gunicorn_alive_and_lets_them_go_first(site):
     upstream = {directive.name: directive.args for directive in site["upstream"]}
-    assert upstream["server"] == ["identidock:5000"]
+    assert upstream["server"] == ["identidock:5000", "max_fails=1", "fail_timeout=10s"]
     assert int(upstream["keepalive"][0]) > 0
     assert _seconds(upstream["keepalive_timeout"][0]) < _gunicorn_default("GUNICORN_KEEPALIVE")
     location = site["location"]

@@ -23,7 +23,7 @@ job each:
     smoke       click through the running site as a person would
     ports       a free TCP port on the loopback (bench/ uses it too)
 
-    .venv/bin/python -m scripts.stack [--port 5000] [--check]
+    .venv/bin/python -m scripts.stack [--port 5000] [--check] [--replicas N]
 
 Importing the package imports none of those modules, so bench/ (which runs without the
 dev requirements, PyYAML among them) can take `ports` alone.

@@ -1,6 +1,6 @@
 """`make stack`: start the compose topology here, smoke-check it if asked, stop on a signal.
 
-Run as `.venv/bin/python -m scripts.stack [--port 5000] [--check]` from the checkout.
+Run as `.venv/bin/python -m scripts.stack [--port 5000] [--check] [--replicas N]` from the checkout.
 """
 
 from __future__ import annotations
@@ -52,6 +52,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.stack", description=summary)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--check", action="store_true", help="smoke-check, then stop")
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="identidock servers behind the proxy (make cluster: 3)",
+    )
     args = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
@@ -62,11 +68,18 @@ def main() -> int:
         redis_url=os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
         variables=local_variables(),
         port=args.port,
+        replicas=args.replicas,
     )
     # Until the servers are up, Ctrl-C aborts; afterwards it asks for a graceful stop.
     with stack:
+        servers = ", ".join(
+            f"{name} on 127.0.0.1:{port} (metrics {metrics or 'off'})"
+            for name, port, metrics in zip(
+                stack.web_names, stack.web_ports, stack.metrics_ports, strict=True
+            )
+        )
         print(
-            f"Identidock on {stack.url} (nginx), gunicorn on {stack.web_url} behind it, "
+            f"Identidock on {stack.url} (nginx), gunicorn behind it: {servers}; "
             f"its renderer on {stack.renderer_url}",
             flush=True,
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from scripts.stack import ROOT, StackError
@@ -61,16 +61,32 @@ def template_variables(template: str) -> set[str]:
     return {name for name in re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template)}
 
 
-def write_config(prefix: Path, *, listen: str, upstream: str) -> Path:
+def per_upstream(template: str, upstreams: Sequence[str]) -> str:
+    """Each line that names ${IDENTIDOCK_UPSTREAM}, once per upstream (host:port), as
+    Docker's DNS gives nginx one address per replica of a scaled service."""
+    lines: list[str] = []
+    for line in template.splitlines(keepends=True):
+        if "${IDENTIDOCK_UPSTREAM}" in line:
+            lines.extend(render(line, {"IDENTIDOCK_UPSTREAM": one}) for one in upstreams)
+        else:
+            lines.append(line)
+    return "".join(lines)
+
+
+def write_config(prefix: Path, *, listen: str, upstream: str | Sequence[str]) -> Path:
     """Render the template into `prefix` for nginx on `listen`, in front of `upstream`
-    (host:port); return the path of the nginx.conf that includes it."""
+    (host:port, or several: one `server` line each); return the path of the nginx.conf
+    that includes it."""
+    upstreams = [upstream] if isinstance(upstream, str) else list(upstream)
+    if not upstreams:
+        raise StackError("the proxy needs at least one upstream")
     template = TEMPLATE.read_text(encoding="utf-8")
-    values = {"PROXY_LISTEN": listen, "IDENTIDOCK_UPSTREAM": upstream}
+    values = {"PROXY_LISTEN": listen, "IDENTIDOCK_UPSTREAM": upstreams[0]}
     missing = template_variables(template) - set(values)
     if missing:
         raise StackError(f"{TEMPLATE.name} expects {sorted(missing)}, which the stack does not set")
     site = prefix / "identidock.conf"
-    site.write_text(render(template, values), encoding="utf-8")
+    site.write_text(render(per_upstream(template, upstreams), values), encoding="utf-8")
     temp_paths = "\n".join(f"    {kind}_temp_path {prefix}/{kind}_temp;" for kind in _TEMP_PATHS)
     main = prefix / "nginx.conf"
     main.write_text(MAIN_CONFIG.format(prefix=prefix, temp_paths=temp_paths, site=site))

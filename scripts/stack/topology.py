@@ -5,6 +5,10 @@ is up (`dnmonster`, the one-off `migrate`, `identidock`, `proxy`); stopped the o
 round. One more server is one more `_serve` call in `start`. As in compose, only the
 proxy is where people connect (`url`); gunicorn listens on a port of its own
 (`web_url`) that only the proxy and the tests use.
+
+`replicas` > 1 is `make cluster`, compose's `--scale identidock=N`: N identidock
+servers named identidock-1 ... identidock-N, each on its own port and with its own
+metrics port (`metrics_ports`), all of them in the proxy's upstream.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.stack import ROOT, compose, processes, proxy
+from scripts.stack import ROOT, StackError, compose, processes, proxy
 from scripts.stack.ports import free_port
 from scripts.stack.processes import Exit, Process
 
@@ -43,9 +47,10 @@ class _Launch:
 class Stack:
     """identidock, its renderer, a migration and the proxy, as compose runs them, here.
 
-    `port` is the proxy's, the one published; `web_port` gunicorn's, `renderer_port`
-    the renderer's (free ports when 0). `log_dir` collects each process's stdout and
-    stderr in files; None leaves them on the terminal (`make stack`).
+    `port` is the proxy's, the one published; `web_port` gunicorn's (the first
+    replica's), `renderer_port` the renderer's (free ports when 0). `log_dir` collects
+    each process's stdout and stderr in files; None leaves them on the terminal (`make
+    stack`). `replicas`: how many identidock servers the proxy balances.
     """
 
     database_url: str
@@ -56,6 +61,9 @@ class Stack:
     compose_file: Path = compose.COMPOSE_FILE
     renderer_port: int = 0
     web_port: int = 0
+    replicas: int = 1
+    web_ports: list[int] = field(default_factory=list)  # one per replica, in order
+    metrics_ports: list[int] = field(default_factory=list)  # 0: that replica serves none
     processes: dict[str, Process] = field(default_factory=dict)
     migrate_exit: Exit | None = None
     proxy_config: Path | None = None  # nginx.conf, in a directory of this run's own
@@ -70,6 +78,13 @@ class Stack:
     def web_url(self) -> str:
         """gunicorn itself, behind the proxy."""
         return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def web_names(self) -> list[str]:
+        """The identidock servers' process names: `identidock`, or one per replica."""
+        if self.replicas == 1:
+            return ["identidock"]
+        return [f"identidock-{number}" for number in range(1, self.replicas + 1)]
 
     @property
     def renderer_url(self) -> str:
@@ -89,7 +104,10 @@ class Stack:
         services = self._compose()
         self.port = self.port or free_port()
         self.renderer_port = self.renderer_port or free_port()
+        if self.replicas < 1:
+            raise StackError(f"replicas must be at least 1, not {self.replicas}")
         self.web_port = self.web_port or free_port()
+        self.web_ports = [self.web_port, *(free_port() for _ in range(self.replicas - 1))]
 
         self._run(
             "collectstatic",
@@ -115,22 +133,32 @@ class Stack:
         # The image's own start script, so ENV, exec and gunicorn.conf.py are exercised;
         # GUNICORN_CMD_ARGS moves the bind off the container's 0.0.0.0:5000. The proxy
         # is on this machine's loopback: the one address gunicorn believes.
-        self._serve(
-            "identidock",
-            [str(START_SCRIPT)],
-            {
-                **self.environment("identidock"),
-                "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{self.web_port}",
-                "FORWARDED_ALLOW_IPS": "127.0.0.1",
-            },
-            ready_url=f"{self.web_url}/healthz",
-        )
+        # Replicas of a cluster each serve metrics on a port of their own: on one
+        # machine they cannot all have compose's 9100.
+        web_environment = self.environment("identidock")
+        self.metrics_ports = []
+        for name, web_port in zip(self.web_names, self.web_ports, strict=True):
+            metrics_port = (
+                int(web_environment.get("METRICS_PORT") or 0) if self.replicas == 1 else free_port()
+            )
+            self.metrics_ports.append(metrics_port)
+            self._serve(
+                name,
+                [str(START_SCRIPT)],
+                {
+                    **web_environment,
+                    "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{web_port}",
+                    "FORWARDED_ALLOW_IPS": "127.0.0.1",
+                    "METRICS_PORT": str(metrics_port),
+                },
+                ready_url=f"http://127.0.0.1:{web_port}/healthz",
+            )
         # nginx's files in a directory of their own; its workers (`nobody` when started
         # by root) must reach it, which a pytest tmp_path would not let them.
         self.proxy_config = proxy.write_config(
             Path(tempfile.mkdtemp(prefix="identidock-proxy-")),
             listen=f"127.0.0.1:{self.port}",
-            upstream=f"127.0.0.1:{self.web_port}",
+            upstream=[f"127.0.0.1:{web_port}" for web_port in self.web_ports],
         )
         self._serve(
             "proxy",
