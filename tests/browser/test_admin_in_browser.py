@@ -48,6 +48,7 @@ def test_searching_by_a_name_finds_its_row(pages, admin_user):
     _generate_monsters_for(pages, ["Moby Dock", "Ada Lovelace"])
     page = pages.open_as_staff(CHANGELIST, **ADMIN)
     _thumbnails(page)  # let the page finish, or leaving it aborts the thumbnails in flight
+    page.wait_for_load_state("load")  # and the admin's own icons
     page.locator("#searchbar").fill("Moby Dock")
     with page.expect_navigation():
         page.locator("#searchbar").press("Enter")
