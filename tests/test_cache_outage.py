@@ -126,8 +126,9 @@ def test_a_stuck_redis_is_asked_only_until_its_breaker_opens(
     responses = [client.get(URL, {"size": 16 + n}) for n in range(12)]
     assert all(r.status_code == HTTPStatus.OK for r in responses)
     assert {r["X-Cache"] for r in responses} == {"BYPASS"}
-    # Each failed command costs one connection (and one timeout); then none at all.
-    assert len(redis_stuck.accepted) <= settings.BREAKER_FAILURES
+    # Each failed command costs one connection (and one timeout); then none at all but,
+    # should the requests outlast the cool-down on a slow machine, one probe.
+    assert len(redis_stuck.accepted) <= settings.BREAKER_FAILURES + 1
 
 
 def test_an_outage_is_logged_once_not_per_request(client, renderer_server, redis_refused, caplog):
