@@ -127,18 +127,12 @@ class GenerationAdmin(admin.ModelAdmin):
         ),
         ("Other generation events of this hash", {"fields": ["other_events"]}),
     ]
+    # Every field shown is read-only: the log is written by the service alone.
     readonly_fields = [
-        "monster_preview",
-        "name_hash",
-        "size",
-        "format",
-        "source",
-        "origin",
-        "png_bytes",
-        "render_ms",
-        "created_at",
-        "event_id",
-        "other_events",
+        field
+        for _, options in fieldsets
+        for field in options["fields"]
+        if isinstance(field, str)  # each of ours is one field a line
     ]
 
     # Read-only: the service writes the log; only superusers may delete from it.
