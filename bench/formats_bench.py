@@ -34,11 +34,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import secrets
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.server_processes import cpu_seconds as _cpu_seconds
+from bench.server_processes import medians, ratios_to_ceiling, wrk_run
 from bench.server_processes import stop as _stop  # noqa: E402
 
 PYTHON = sys.executable
@@ -142,27 +140,6 @@ def _start(module: str, probe: str, extra: dict[str, str]) -> tuple[subprocess.P
     raise SystemExit(f"{module} did not start within 60 s")
 
 
-def _wrk(url: str, server: subprocess.Popen, script: Path, args: argparse.Namespace) -> dict:
-    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s"]
-    command += ["--timeout", "10s", "-s", str(script), url]
-    cpu_before = _cpu_seconds(server.pid)
-    output = subprocess.run(
-        command, capture_output=True, text=True, check=True, timeout=args.seconds + 60
-    )
-    cpu = _cpu_seconds(server.pid) - cpu_before
-    match = re.search(r"^RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", output.stdout, re.M)
-    if match is None:
-        raise SystemExit(f"wrk printed no result:\n{output.stdout}{output.stderr}")
-    requests, micros, p50, p99, socket_errors, bad_status = map(int, match.groups())
-    return {
-        "rps": requests / (micros / 1e6),
-        "p50_ms": p50 / 1000,
-        "p99_ms": p99 / 1000,
-        "errors": socket_errors + bad_status,
-        "cpu_ms": cpu * 1000 / max(requests, 1),
-    }
-
-
 def _fresh_stores() -> str:
     """Migrate the bench's database, empty its Redis database; the art's revision."""
     os.environ.update(_environment({"DJANGO_SETTINGS_MODULE": "identidock.settings"}))
@@ -249,13 +226,29 @@ def main() -> None:
                 ).read()
             for row, script in scripts.items():
                 process, url = servers[row]
-                _wrk(url, process, script, argparse.Namespace(**{**vars(args), "seconds": 1}))
+                wrk_run(
+                    url,
+                    process,
+                    script,
+                    seconds=1,
+                    threads=args.threads,
+                    connections=args.connections,
+                    request_timeout="10s",
+                )
             runs: dict[str, list[dict]] = {row: [] for row in scripts}
             for number in range(1, args.rounds + 1):
                 line = [f"round {number}:"]
                 for row, script in scripts.items():
                     process, url = servers[row]
-                    result = _wrk(url, process, script, args)
+                    result = wrk_run(
+                        url,
+                        process,
+                        script,
+                        seconds=args.seconds,
+                        threads=args.threads,
+                        connections=args.connections,
+                        request_timeout="10s",
+                    )
                     runs[row].append(result)
                     line.append(f"{row} {result['rps']:.0f}/s")
                 print("  ".join(line), flush=True)
@@ -263,22 +256,13 @@ def main() -> None:
             for process in processes:
                 _stop(process)
 
-    ratios = {
-        row: statistics.median(
-            run["rps"] / ceiling["rps"]
-            for run, ceiling in zip(results, runs["ceiling"], strict=True)
-        )
-        for row, results in runs.items()
-    }
+    ratios = ratios_to_ceiling(runs)
     print(
         f"\n{'':12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'x ceiling':>10}"
         f" {'server CPU ms/req':>18} {'bytes':>6}"
     )
     for row, results in runs.items():
-        rps, p50, p99, cpu = (
-            statistics.median(run[key] for run in results)
-            for key in ("rps", "p50_ms", "p99_ms", "cpu_ms")
-        )
+        rps, p50, p99, cpu = medians(results)
         errors = sum(run["errors"] for run in results)
         size = sizes.get(row.split()[0], "")
         print(

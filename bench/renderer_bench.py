@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import shutil
 import statistics
@@ -43,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.server_processes import cpu_seconds as _cpu_seconds
+from bench.server_processes import medians, ratios_to_ceiling, wrk_run
 from bench.server_processes import stop as _stop  # noqa: E402
 
 PYTHON = sys.executable
@@ -115,36 +114,6 @@ def _start(tree: Path, module: str, extra_env: dict[str, str]) -> tuple[subproce
             time.sleep(0.1)
     _stop(process)
     raise SystemExit(f"{module} did not start within 20 s")
-
-
-def _wrk(
-    url: str, server: subprocess.Popen, script: Path, seconds: int, threads: int, connections: int
-) -> dict:
-    command = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{seconds:g}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(script),
-        url,
-    ]
-    cpu_before = _cpu_seconds(server.pid)
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
-    cpu = _cpu_seconds(server.pid) - cpu_before
-    match = re.search(r"^RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", output.stdout, re.M)
-    if match is None:
-        raise SystemExit(f"wrk printed no result:\n{output.stdout}{output.stderr}")
-    requests, micros, p50, p99, socket_errors, bad_status = map(int, match.groups())
-    return {
-        "rps": requests / (micros / 1e6),
-        "p50_ms": p50 / 1000,
-        "p99_ms": p99 / 1000,
-        "errors": socket_errors + bad_status,
-        "cpu_ms": cpu * 1000 / max(requests, 1),
-    }
 
 
 def _in_process(tree: Path, number: int) -> dict:
@@ -241,13 +210,25 @@ def main() -> None:
                 f"of {ceiling_png.stat().st_size} bytes"
             )
             for process, url in servers.values():  # warm up every worker's caches
-                _wrk(url, process, script, 1, args.threads, args.connections)
+                wrk_run(
+                    url,
+                    process,
+                    script,
+                    seconds=1,
+                    threads=args.threads,
+                    connections=args.connections,
+                )
             runs: dict[str, list[dict]] = {label: [] for label in servers}
             for number in range(1, args.rounds + 1):
                 line = [f"round {number}:"]
                 for label, (process, url) in servers.items():
-                    result = _wrk(
-                        url, process, script, args.seconds, args.threads, args.connections
+                    result = wrk_run(
+                        url,
+                        process,
+                        script,
+                        seconds=args.seconds,
+                        threads=args.threads,
+                        connections=args.connections,
                     )
                     runs[label].append(result)
                     line.append(f"{label} {result['rps']:7.0f}/s")
@@ -256,22 +237,13 @@ def main() -> None:
             for process in processes:
                 _stop(process)
         # Each round's ratio is to the ceiling of that same round, then the median of those.
-        ratios = {
-            label: statistics.median(
-                run["rps"] / ceiling["rps"]
-                for run, ceiling in zip(results, runs["ceiling"], strict=True)
-            )
-            for label, results in runs.items()
-        }
+        ratios = ratios_to_ceiling(runs)
         print(
             f"\n{'':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'ratio':>6}"
             f" {'server CPU ms/req':>18}"
         )
         for label, results in runs.items():
-            rps, p50, p99, cpu = (
-                statistics.median(run[key] for run in results)
-                for key in ("rps", "p50_ms", "p99_ms", "cpu_ms")
-            )
+            rps, p50, p99, cpu = medians(results)
             errors = sum(run["errors"] for run in results)
             print(
                 f"{label:24} {rps:8.0f} {p50:8.2f} {p99:8.2f} {errors:7d} {ratios[label]:6.2f}"
