@@ -30,6 +30,7 @@ from django_redis.exceptions import ConnectionInterrupted
 
 from .breaker import Breaker, breaker_for
 from .metrics import CACHE_LOOKUPS
+from .per_settings import per_settings
 
 T = TypeVar("T")
 
@@ -80,21 +81,11 @@ class ProcessTier:
                 self._entries.pop(key, None)
 
 
-_tier: ProcessTier | None = None
-_tier_lock = threading.Lock()
-
-
+@per_settings
 def process_tier() -> ProcessTier | None:
     """This process's tier, sized by the settings (None when they turn it off)."""
-    global _tier
     megabytes: int = settings.MONSTER_PROCESS_CACHE_MB
-    tier = _tier
-    if tier is not None and tier.megabytes == megabytes:
-        return tier
-    with _tier_lock:
-        if _tier is None or _tier.megabytes != megabytes:
-            _tier = ProcessTier(megabytes) if megabytes else None
-        return _tier
+    return ProcessTier(megabytes) if megabytes else None
 
 
 class CacheUnavailable(Exception):

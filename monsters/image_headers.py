@@ -18,10 +18,13 @@ answered.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.conf import settings
 from django.utils.http import parse_etags
 
 from . import formats
+from .per_settings import per_settings
 from .service import MonsterRef
 
 CONTENT_TYPES = {
@@ -41,6 +44,7 @@ FAILURE_CACHE_CONTROL = "no-store"
 Headers = list[tuple[str, str]]
 
 
+@per_settings
 def cache_control(*, versioned: bool, shared: bool = True) -> str:
     """`shared` answers may be kept by CDNs and proxies; staff-only ones only by the
     browser."""
@@ -64,27 +68,44 @@ def image_headers(
 
     A 304 repeats the 200's validators and caching headers (RFC 9110, 15.4.5), and an
     SVG's policy, which a cache updates along with them."""
-    caching = [
-        ("ETag", ref.etag),
-        ("Cache-Control", cache_control(versioned=versioned, shared=shared)),
-        # Identicons are made to be embedded: on any site, in any browser.
-        ("Cross-Origin-Resource-Policy", "cross-origin"),
-        *_content_policy(ref.fmt),
-    ]
+    policy = _fixed_headers(ref.fmt, versioned=versioned, shared=shared, secure=secure)
     if image is None:
-        return [*caching, *_frame_options(), ("Content-Length", "0"), *_security(secure)]
+        return [("ETag", ref.etag), *policy.not_modified]
     return [
         ("Content-Type", CONTENT_TYPES[ref.fmt]),
         ("Content-Length", str(len(image))),
         ("X-Cache", cache_status),
-        *caching,
-        *_frame_options(),
-        *_security(secure),
+        ("ETag", ref.etag),
+        *policy.ok,
     ]
+
+
+class _Fixed(NamedTuple):
+    """The headers after the ETag that follow from the settings and the kind of answer
+    alone: the same for every image of a format."""
+
+    ok: Headers
+    not_modified: Headers
+
+
+@per_settings
+def _fixed_headers(fmt: str, *, versioned: bool, shared: bool, secure: bool) -> _Fixed:
+    caching = [
+        ("Cache-Control", cache_control(versioned=versioned, shared=shared)),
+        # Identicons are made to be embedded: on any site, in any browser.
+        ("Cross-Origin-Resource-Policy", "cross-origin"),
+        *_content_policy(fmt),
+    ]
+    return _Fixed(
+        ok=[*caching, *_frame_options(), *_security(secure)],
+        not_modified=[*caching, *_frame_options(), ("Content-Length", "0"), *_security(secure)],
+    )
 
 
 def client_has(if_none_match: str, etag: str) -> bool:
     """Whether an If-None-Match header names `etag` (weakly compared, as for GET)."""
+    if not if_none_match:
+        return False  # most requests: nothing to parse
     wanted = parse_etags(if_none_match)
     return "*" in wanted or any(tag.removeprefix("W/") == etag for tag in wanted)
 

@@ -31,6 +31,7 @@ from . import audit as audit_log
 from . import cache, formats, sources
 from .metrics import GENERATIONS, SINGLE_FLIGHT_WAITS
 from .models import Generation
+from .per_settings import per_settings
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,12 @@ def monster_key(*, revision: str, size: int, name_hash: str, fmt: str = formats.
 def locate(*, name_hash: str, size: int, fmt: str = formats.PNG) -> MonsterRef:
     """The reference of one image under the current art. The ETag is derived from the
     key, so it names the revision, the size, the hash and the format."""
+    return _located(name_hash, size, fmt)
+
+
+# Every hit asks for its image's reference: the most recent ones are kept (a few MB).
+@per_settings(maxsize=4096)
+def _located(name_hash: str, size: int, fmt: str) -> MonsterRef:
     revision = current_revision()
     key = monster_key(revision=revision, size=size, name_hash=name_hash, fmt=fmt)
     etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'

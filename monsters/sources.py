@@ -28,6 +28,7 @@ from urllib3.util.retry import Retry
 from . import formats, renderer
 from .breaker import breaker_for
 from .metrics import RENDER_FAILURES, RENDERS
+from .per_settings import per_settings
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 2 * 1024 * 1024
@@ -251,8 +252,10 @@ def fetch_image(source: Source, name_hash: str, size: int, fmt: str = formats.PN
     return image
 
 
+@per_settings
 def get_source() -> Source:
-    """The renderer the settings name: DNMONSTER_URL, else the built-in one."""
+    """The renderer the settings name: DNMONSTER_URL, else the built-in one (one
+    object per process: every request asks, a hit for the revision in its key)."""
     if settings.DNMONSTER_URL:
         return DnmonsterSource(
             base_url=settings.DNMONSTER_URL,
