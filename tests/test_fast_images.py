@@ -77,7 +77,20 @@ def test_a_hit_is_answered_without_django_exactly_as_django_answers_it(fast):
 
 
 @pytest.mark.parametrize(
-    "query", ["", "size=", "size=40", "size=40&size=512", "size=512&v=CURRENT"]
+    "query",
+    [
+        "",
+        "size=",
+        "size=40",
+        "size=40&size=512",
+        "size=512&v=CURRENT",
+        # Not our links' plain form: read by QueryDict, exactly as the view reads them.
+        "v=CURRENT&size=40",
+        "size=40&v=CURRENT&size=512",
+        "size=%34%30&v=CURRENT",
+        "size=40&v=CURRENT&utm_source=mail",
+        "size=40&v=CURRENT&v=CURRENT",
+    ],
 )
 def test_hits_and_304s_match_django_header_for_header(fast, query):
     layer, django = fast
@@ -108,6 +121,9 @@ def test_a_304_needs_no_cache_read(fast, monkeypatch):
     ("path", "query", "method"),
     [
         (PATH, "v=an-old-revision", "GET"),  # redirect to the current revision
+        (PATH, "size=80&v=", "GET"),  # an empty revision is an old one
+        (PATH, "size=80&v=CURRENT&v=old", "GET"),  # the last one counts, as in Django
+        (PATH, "size=80%00&v=CURRENT", "GET"),
         (PATH, "size=8", "GET"),
         (PATH, "size=80abc", "GET"),
         (PATH, "size=%EF%BC%98%EF%BC%90", "GET"),  # fullwidth digits
@@ -122,6 +138,7 @@ def test_a_304_needs_no_cache_read(fast, monkeypatch):
 )
 def test_everything_else_is_handed_to_django_unchanged(fast, path, query, method):
     layer, django = fast
+    query = query.replace("CURRENT", service.current_revision())
     call(django_application)  # Moby cached: only the request decides who answers
     calls = django.calls
     assert call(layer, path, query, method) == call(django_application, path, query, method)
@@ -187,6 +204,43 @@ def test_a_host_django_does_not_serve_is_left_to_django(fast):
     status, _, _ = call(layer, query=current_query(), Host="evil.example")
     assert status.startswith("400")
     assert django.calls == 1
+
+
+def test_a_host_is_judged_by_the_current_settings_not_by_what_was_remembered(fast, settings):
+    layer, django = fast
+    call(django_application, query=current_query())
+    assert call(layer, query=current_query())[0] == "200 OK"
+    calls = django.calls
+    settings.ALLOWED_HOSTS = ["identidock.example"]
+    status, _, _ = call(layer, query=current_query())
+    assert status.startswith("400")
+    assert django.calls == calls + 1
+
+
+@pytest.mark.parametrize("forwarded_proto", [None, "https", "http"])
+def test_https_behind_a_trusted_proxy_gets_djangos_security_headers(
+    fast, settings, forwarded_proto
+):
+    layer, django = fast
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    headers = {"X_Forwarded_Proto": forwarded_proto} if forwarded_proto else {}
+    call(django_application, query=current_query())
+    calls = django.calls
+    answer = call(layer, query=current_query(), **headers)
+    assert answer == call(django_application, query=current_query(), **headers)
+    assert django.calls == calls
+    hsts = dict(answer[1]).get("Strict-Transport-Security")
+    assert hsts == ("max-age=3600" if forwarded_proto == "https" else None)
+
+
+def test_plain_http_is_left_to_django_when_it_redirects_to_https(fast, settings):
+    layer, django = fast
+    call(django_application, query=current_query())
+    settings.SECURE_SSL_REDIRECT = True  # (Django's middleware read it at start-up)
+    calls = django.calls
+    assert call(layer, query=current_query()) == call(django_application, query=current_query())
+    assert django.calls == calls + 1  # SecurityMiddleware's to redirect, not the layer's
 
 
 def test_a_miss_goes_to_the_view_which_does_not_read_the_cache_again(fast, monkeypatch):
