@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import io
+import multiprocessing
+import re
 import shutil
 import subprocess
 
@@ -98,8 +100,28 @@ def test_a_request_id_from_the_proxy_is_kept_and_a_missing_one_is_made():
 
     _, headers, _ = call(application, "/healthz", X_Request_Id="abc-123")
     assert dict(headers)["X-Request-ID"] == "abc-123"
-    _, headers, _ = call(application, "/healthz", X_Request_Id="bad id; with spaces")
-    assert len(dict(headers)["X-Request-ID"]) == 32
+    made = [
+        dict(call(application, "/healthz", X_Request_Id="bad id; with spaces")[1])["X-Request-ID"]
+        for _ in range(3)
+    ]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", request_id) for request_id in made)
+    assert len(set(made)) == 3
+
+
+def test_forked_workers_make_ids_of_their_own():
+    """Gunicorn forks its workers from one process: each must draw its own ids."""
+    from monsters.request_context import _new_id
+
+    with multiprocessing.get_context("fork").Pool(2) as workers:
+        ids = workers.map(_ids, [5, 5])
+    ids.append([_new_id() for _ in range(5)])
+    assert len({request_id for batch in ids for request_id in batch}) == 15
+
+
+def _ids(count: int) -> list[str]:
+    from monsters.request_context import _new_id
+
+    return [_new_id() for _ in range(count)]
 
 
 @pytest.mark.parametrize(
