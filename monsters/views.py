@@ -23,6 +23,7 @@ from . import (
     clients,
     fast_images,
     formats,
+    home_page,
     identity,
     image_headers,
     links,
@@ -35,7 +36,7 @@ from .forms import DEFAULT_NAME, NameForm
 from .metrics import RATE_LIMITED
 from .models import Generation
 
-PAGE_SIZE = 80
+PAGE_SIZE = home_page.PAGE_SIZE
 FAVICON = "monsters/brand-40.png"
 RETRY_AFTER_SECONDS = 5
 # The permalink page: what it offers to download, the size of the embed snippets, and
@@ -63,16 +64,9 @@ def home(request: HttpRequest) -> HttpResponse:
     else:
         form = NameForm({"name": DEFAULT_NAME})
     if not form.is_valid():
-        return render(request, "monsters/home.html", {"form": form}, status=HTTPStatus.BAD_REQUEST)
-    name_hash = identity.hash_name(form.cleaned_data["name"])
-    context = {
-        "form": form,
-        "monster_url": links.monster_url(name_hash, PAGE_SIZE),
-        "monster_url_2x": links.monster_url(name_hash, PAGE_SIZE * 2),
-        "permalink_url": links.permalink_url(name_hash),
-        "size": PAGE_SIZE,
-    }
-    return render(request, "monsters/home.html", context)
+        return render(request, home_page.TEMPLATE, {"form": form}, status=HTTPStatus.BAD_REQUEST)
+    name = form.cleaned_data["name"]
+    return HttpResponse(home_page.render(request, name=name, name_hash=identity.hash_name(name)))
 
 
 @require_safe

@@ -4,8 +4,11 @@ import re
 from http import HTTPStatus
 
 import pytest
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
 
-from monsters import identity, service
+from monsters import home_page, identity, service
+from monsters.forms import NameForm
 from tests.form_client import FormClient
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +115,62 @@ def test_page_links_its_own_stylesheet_and_no_cdn(client):
     html = client.get("/").content.decode()
     assert '<link rel="stylesheet" href="/static/monsters/identidock.css">' in html
     assert "https://" not in html and "http://" not in html
+
+
+# --- The page rendered once, filled in per request (monsters/home_page.py) -----------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Joe Bloggs",
+        "Moby Dock",
+        "김철수",
+        '"><b>TEST</b><!--',
+        "O'Brien & <Sons>",
+        "IdentidockNameMarker7c1e",  # the marker itself is a name like any other
+        "0c" * 32,  # so is the hash marker
+        "x" * identity.MAX_NAME_LENGTH,
+    ],
+)
+def test_the_filled_in_page_is_the_template_rendered_for_that_name(rf, name):
+    request = rf.post("/", {"name": name})
+    form = NameForm({"name": name})
+    assert form.is_valid()
+    name_hash = identity.hash_name(name)
+    page = home_page.render(request, name=name, name_hash=name_hash)
+    token = get_token(request)
+    rendered = render_to_string(
+        home_page.TEMPLATE,
+        {**home_page.context(form, name_hash), "csrf_token": token},
+    )
+    assert _without_token(page) == _without_token(rendered)
+    assert 'name="csrfmiddlewaretoken" value="' in page
+    assert f"/monster/{name_hash}?" in page
+
+
+def _without_token(page: str) -> str:
+    """The page with its masked CSRF token blanked: a new mask every time it is asked."""
+    return re.sub(r'(name="csrfmiddlewaretoken" value=")[^"]+', r"\1", page)
+
+
+def test_a_valid_posts_page_shows_the_stripped_name_in_the_box_and_the_caption(client):
+    html = client.post("/", {"name": "  Moby Dock \n"}).content.decode()
+    assert 'value="Moby Dock"' in html
+    assert '<p class="monster__name">Moby Dock</p>' in html
+
+
+def test_the_page_follows_a_new_revision_at_once(client, settings):
+    client.get("/")
+    settings.DNMONSTER_REVISION = "identidock-r99"
+    settings.DNMONSTER_URL = "http://127.0.0.1:9"  # never asked: the page only links it
+    assert "v=identidock-r99" in client.get("/").content.decode()
+
+
+def test_every_page_gets_a_csrf_cookie_that_its_token_matches():
+    client = FormClient(enforce_csrf_checks=True)
+    html = client.get("/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+    assert client.cookies["csrftoken"].value
+    response = client.post("/", {"name": "Moby Dock", "csrfmiddlewaretoken": token})
+    assert response.status_code == HTTPStatus.OK
