@@ -1,0 +1,176 @@
+"""Profile: where Identidock's own CPU goes in each kind of request, without gunicorn.
+
+serve_bench measures the whole server; this calls Identidock's WSGI application
+(`identidock.wsgi.application`, every layer) in this process, one request at a time,
+so that the figures are the app's alone: CPU microseconds per request (process time,
+so waiting on Redis, PostgreSQL or the renderer is not counted), then cProfile's
+functions with the most CPU of their own. Against the local PostgreSQL and Redis (the
+serve bench's database and Redis database, which it creates, migrates and FLUSHES) and
+the renderer under gunicorn on a free port, as in compose.
+
+    .venv/bin/python bench/profile_requests.py [--requests 5000] [--top 15]
+        [--scenario hit --scenario page_get ...]
+
+Scenarios: hit (the in-process tier), hit_redis (the tier off), not_modified, page_get,
+page_post, miss (a new hash each time: the renderer, Redis and an audit row).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import serve_bench  # noqa: E402 - needs ROOT on the path
+
+HASHES = 200
+SCENARIOS = ("hit", "hit_redis", "not_modified", "page_get", "page_post", "miss")
+
+
+@contextmanager
+def renderer(directory: Path) -> Iterator[str]:
+    server = serve_bench._start_server(
+        "renderer",
+        "monsters.renderer.wsgi:app",
+        serve_bench._base_environment(),
+        directory,
+        "/healthz",
+    )
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def environ_for(path: str, query: str = "", method: str = "GET", **extra: Any) -> dict[str, Any]:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": serve_bench.HOST,
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": serve_bench.HOST,
+        "REMOTE_ADDR": serve_bench.HOST,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+    }
+    environ.update(extra)
+    return environ
+
+
+def requests_of(scenario: str) -> Callable[[int], dict[str, Any]]:
+    """The n-th request of a scenario."""
+    from django.utils.crypto import get_random_string
+
+    from monsters import identity, service
+
+    hashes = [identity.hash_name(f"profile {n}") for n in range(HASHES)]
+    query = f"size=80&v={service.current_revision()}"
+    etags = [service.locate(name_hash=name_hash, size=80).etag for name_hash in hashes]
+    token = get_random_string(32)  # an unmasked CSRF secret is a valid token too
+    miss_prefix = secrets.token_hex(24)
+
+    def post(n: int) -> dict[str, Any]:
+        body = f"name=Name+{n % HASHES}&csrfmiddlewaretoken={token}".encode()
+        return environ_for(
+            "/",
+            method="POST",
+            CONTENT_TYPE="application/x-www-form-urlencoded",
+            CONTENT_LENGTH=str(len(body)),
+            HTTP_COOKIE=f"csrftoken={token}",
+            **{"wsgi.input": io.BytesIO(body)},
+        )
+
+    return {
+        "hit": lambda n: environ_for(f"/monster/{hashes[n % HASHES]}", query),
+        "hit_redis": lambda n: environ_for(f"/monster/{hashes[n % HASHES]}", query),
+        "not_modified": lambda n: environ_for(
+            f"/monster/{hashes[n % HASHES]}", query, HTTP_IF_NONE_MATCH=etags[n % HASHES]
+        ),
+        "page_get": lambda n: environ_for("/"),
+        "page_post": post,
+        "miss": lambda n: environ_for(f"/monster/{miss_prefix}{n:016x}", query),
+    }[scenario]
+
+
+def run(application: Any, request: Callable[[int], dict[str, Any]], count: int, start: int) -> str:
+    status = ""
+
+    def start_response(answer: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        nonlocal status
+        status = answer
+
+    for n in range(start, start + count):
+        body = application(request(n), start_response)
+        b"".join(body)
+        if not status.startswith(("200", "304")):
+            raise SystemExit(f"request {n} answered {status}")
+    return status
+
+
+def profile(scenario: str, count: int, top: int) -> None:
+    from django.test import override_settings
+
+    from identidock.wsgi import application
+
+    tier_off = override_settings(MONSTER_PROCESS_CACHE_MB=0)
+    if scenario == "hit_redis":
+        tier_off.enable()
+    try:
+        request = requests_of(scenario)
+        run(application, request, HASHES * 2, start=0)  # warm: cached, connected, loaded
+        started = time.process_time()
+        run(application, request, count, start=HASHES * 2)
+        cpu_us = (time.process_time() - started) / count * 1e6
+        profiler = cProfile.Profile(time.process_time)
+        profiler.enable()
+        run(application, request, count, start=HASHES * 2 + count)
+        profiler.disable()
+    finally:
+        if scenario == "hit_redis":
+            tier_off.disable()
+    print(f"\n=== {scenario}: {cpu_us:,.1f} us of CPU per request (without the profiler)")
+    report = io.StringIO()
+    stats = pstats.Stats(profiler, stream=report)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    print(report.getvalue().split("ncalls", 1)[-1].rstrip().join(["   ncalls", ""]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--scenario", action="append", choices=SCENARIOS)
+    arguments = parser.parse_args()
+    database_url = os.environ.get("SERVE_BENCH_DATABASE_URL", serve_bench.DEFAULT_DATABASE_URL)
+    redis_url = os.environ.get("SERVE_BENCH_REDIS_URL", serve_bench.DEFAULT_REDIS_URL)
+    with tempfile.TemporaryDirectory() as directory, renderer(Path(directory)) as renderer_url:
+        environment = serve_bench._app_environment(database_url, redis_url, renderer_url)
+        environment.update(  # (no per-client limits: it has them off, for one client)
+            PROMETHEUS_MULTIPROC_DIR=directory,
+            METRICS_PORT="0",
+            LOG_LEVEL="WARNING",
+        )
+        serve_bench._prepare_storage(environment)
+        os.environ.update(environment)
+        for scenario in arguments.scenario or SCENARIOS:
+            profile(scenario, arguments.requests, arguments.top)
+
+
+if __name__ == "__main__":
+    main()
