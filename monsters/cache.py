@@ -106,6 +106,7 @@ def _breaker(backend: BaseCache, *, writes: bool) -> Breaker | None:
     )
 
 
+@per_settings
 def _address(*, writes: bool) -> str:
     """Where the cache is, for its breakers' names and the log.
 
