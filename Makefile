@@ -77,6 +77,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
 	$(PY) bench/serve_bench.py $(SERVE_BENCH_ARGS)
+	$(PY) bench/profile_requests.py
 	$(PY) bench/slow_clients_bench.py
 	$(PY) bench/slow_clients_bench.py --direct
 	$(PY) bench/fault_bench.py
