@@ -87,14 +87,15 @@ def requests_of(scenario: str) -> Callable[[int], dict[str, Any]]:
 
     def post(n: int) -> dict[str, Any]:
         body = f"name=Name+{n % HASHES}&csrfmiddlewaretoken={token}".encode()
-        return environ_for(
+        environ = environ_for(
             "/",
             method="POST",
             CONTENT_TYPE="application/x-www-form-urlencoded",
             CONTENT_LENGTH=str(len(body)),
             HTTP_COOKIE=f"csrftoken={token}",
-            **{"wsgi.input": io.BytesIO(body)},
         )
+        environ["wsgi.input"] = io.BytesIO(body)
+        return environ
 
     return {
         "hit": lambda n: environ_for(f"/monster/{hashes[n % HASHES]}", query),
