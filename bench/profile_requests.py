@@ -119,6 +119,8 @@ def run(application: Any, request: Callable[[int], dict[str, Any]], count: int, 
     for n in range(start, start + count):
         body = application(request(n), start_response)
         b"".join(body)
+        if close := getattr(body, "close", None):
+            close()  # as the server does: Django's request_finished handlers run here
         if not status.startswith(("200", "304")):
             raise SystemExit(f"request {n} answered {status}")
     return status
