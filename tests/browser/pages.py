@@ -165,3 +165,6 @@ def log_in_to_admin(page: Page, *, username: str, password: str) -> None:
         page.get_by_role("button", name="Log in").click()
     if not page.url.endswith("/admin/"):
         raise AssertionError(f"admin login as {username!r} failed: still at {page.url}")
+    # Let the index finish its icons: leaving it at once aborts them, which the watch
+    # rightly reports as failed requests.
+    page.wait_for_load_state("networkidle")
