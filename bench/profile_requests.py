@@ -11,8 +11,9 @@ the renderer under gunicorn on a free port, as in compose.
     .venv/bin/python bench/profile_requests.py [--requests 5000] [--top 15]
         [--scenario hit --scenario page_get ...]
 
-Scenarios: hit (the in-process tier), hit_redis (the tier off), not_modified, page_get,
-page_post, miss (a new hash each time: the renderer, Redis and an audit row).
+Scenarios: hit (the in-process tier), hit_redis (the tier off), not_modified,
+django_floor (GET /healthz: Django's request cycle around a view that does nothing),
+page_get, page_post, miss (a new hash each time: the renderer, Redis and an audit row).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench import serve_bench  # noqa: E402 - needs ROOT on the path
 
 HASHES = 200
-SCENARIOS = ("hit", "hit_redis", "not_modified", "page_get", "page_post", "miss")
+SCENARIOS = ("hit", "hit_redis", "not_modified", "django_floor", "page_get", "page_post", "miss")
 
 
 @contextmanager
@@ -103,6 +104,7 @@ def requests_of(scenario: str) -> Callable[[int], dict[str, Any]]:
         "not_modified": lambda n: environ_for(
             f"/monster/{hashes[n % HASHES]}", query, HTTP_IF_NONE_MATCH=etags[n % HASHES]
         ),
+        "django_floor": lambda n: environ_for("/healthz"),
         "page_get": lambda n: environ_for("/"),
         "page_post": post,
         "miss": lambda n: environ_for(f"/monster/{miss_prefix}{n:016x}", query),

@@ -22,6 +22,9 @@ time per request, which what else runs on the machine disturbs far less than req
     hit, Redis     the same with the in-process tier off (--redis-only-env; without it,
                    the same server again: then there is no in-process tier to turn off)
     304            the same URLs with If-None-Match: each path's own ETag
+    Django floor   GET /healthz: Django's whole request cycle and middleware around a
+                   view that does nothing, the least any request Django answers costs
+                   (the page and every miss go through it)
     page GET       GET / (a first visit: no cookie)
     page POST      POST / with the CSRF cookie and token, rotating over 1,000 names
     renderer       the renderer's own gunicorn, a new id every request
@@ -668,6 +671,30 @@ def render_table(scenarios: list[Scenario], results: dict[str, Measured]) -> lis
     return lines
 
 
+def django_bound_lines(results: dict[str, Measured]) -> list[str]:
+    """The best the page and the miss could do while Django answers them, from this
+    run's CPU per request (req/s follows CPU here: every server shares the same cores).
+
+    Whatever Django answers costs at least the floor (GET /healthz). A POST adds at
+    least one Redis round trip (its rate limit): what a hit costs more without the
+    in-process tier. A miss adds at least the renderer's own request."""
+    needed = ("ceiling", "hit", "hit_redis", "django_floor", "renderer")
+    if not all(key in results and results[key].cpu_us for key in needed):
+        return []
+    ceiling, floor = results["ceiling"].cpu_us, results["django_floor"].cpu_us
+    redis_trip = max(results["hit_redis"].cpu_us - results["hit"].cpu_us, 0.0)
+    renderer = results["renderer"].cpu_us
+    return [
+        "Bounds through Django, from CPU us/req: the least any request Django answers "
+        f"costs is the floor's {floor:,.0f} us, {ceiling / floor:.2f} x ceiling;",
+        f"  page GET: at most {ceiling / floor:.2f} x ceiling (target 0.50);",
+        f"  page POST: the floor plus one Redis round trip ({redis_trip:,.0f} us): at most "
+        f"{ceiling / (floor + redis_trip):.2f} x ceiling (target 0.30);",
+        f"  miss: the floor plus the renderer's {renderer:,.0f} us: at most "
+        f"{renderer / (floor + renderer):.2f} x renderer (target 0.50).",
+    ]
+
+
 # --- Memory --------------------------------------------------------------------------
 
 
@@ -785,6 +812,7 @@ def build_scenarios(bench: Bench, site: Site, paths: list[str], etags: dict[str,
             ),
             304,
         ),
+        check("Django floor", requests.get(identidock.url + "/healthz", timeout=10), 200),
         check("page GET", requests.get(identidock.url + "/", timeout=10), 200),
         check(
             "page POST",
@@ -805,6 +833,7 @@ def build_scenarios(bench: Bench, site: Site, paths: list[str], etags: dict[str,
 
     hits = rotate_script([("GET", path, None, None) for path in paths])
     not_modified = rotate_script([("GET", p, {"If-None-Match": etags[p]}, None) for p in paths])
+    django_floor = rotate_script([("GET", "/healthz", None, None)])
     page_get = rotate_script([("GET", "/", None, None)])
     page_post = rotate_script([("POST", "/", post_headers, body) for body in post_bodies])
     redis_only_label = "hit, Redis only" + (
@@ -815,6 +844,7 @@ def build_scenarios(bench: Bench, site: Site, paths: list[str], etags: dict[str,
         Scenario("hit", "hit", identidock, lambda: hits),
         Scenario("hit_redis", redis_only_label, bench.redis_only, lambda: hits),
         Scenario("not_modified", "304 (If-None-Match)", identidock, lambda: not_modified),
+        Scenario("django_floor", "Django floor (GET /healthz)", identidock, lambda: django_floor),
         Scenario("page_get", "page GET", identidock, lambda: page_get),
         Scenario("page_post", "page POST", identidock, lambda: page_post),
         Scenario(
@@ -983,7 +1013,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         results = measure(bench, scenarios)
         memory, rss = measure_memory(bench, scenarios[1].script(), results["hit"].rate)
 
-    output = ["", *render_table(scenarios, results), "", *memory, ""]
+    bounds = django_bound_lines(results)
+    output = ["", *render_table(scenarios, results), *bounds, "", *memory, ""]
     if bench.rewarmed:
         output.insert(
             -1,

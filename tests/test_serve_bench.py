@@ -113,3 +113,29 @@ def test_cpu_time_is_read_from_proc_and_counted_per_request():
     run = serve_bench.WrkRun.parse(_wrk_output(2000, 5.0, {1000: 2000}))
     run.server_cpu_seconds = 1.0
     assert serve_bench.Measured(runs=[run]).cpu_us == pytest.approx(500.0)
+
+
+def test_django_bounds_follow_from_the_floor_and_the_run_cpu_per_request():
+    def measured(cpu_us: float) -> serve_bench.Measured:
+        run = serve_bench.WrkRun(
+            requests=1000, seconds=1.0, errors={}, latency_us=Counter({1000: 1000})
+        )
+        run.server_cpu_seconds = cpu_us * 1000 / 1e6
+        return serve_bench.Measured(runs=[run])
+
+    results = {
+        "ceiling": measured(200),
+        "hit": measured(250),
+        "hit_redis": measured(350),  # a Redis round trip: 100 us
+        "django_floor": measured(500),
+        "renderer": measured(300),
+    }
+    text = "\n".join(serve_bench.django_bound_lines(results))
+    assert "the floor's 500 us, 0.40 x ceiling" in text
+    assert "page GET: at most 0.40 x ceiling" in text
+    assert "one Redis round trip (100 us): at most 0.33 x ceiling" in text
+    assert "the renderer's 300 us: at most 0.38 x renderer" in text
+
+
+def test_no_bounds_without_a_floor_measured():
+    assert serve_bench.django_bound_lines({}) == []
