@@ -23,7 +23,6 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/identidock_admin_bench"
@@ -41,28 +40,6 @@ def _configure_environment() -> str:
     os.environ["DJANGO_SETTINGS_MODULE"] = "identidock.settings"
     sys.path.insert(0, str(REPO_ROOT))
     return database_url
-
-
-def _create_database_if_missing(database_url: str) -> None:
-    import psycopg2
-    from psycopg2 import sql
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    server = psycopg2.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        password=parts.password,
-        dbname="postgres",
-    )
-    server.autocommit = True
-    with server.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-        if cursor.fetchone() is None:
-            print(f"Creating database {name}")
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    server.close()
 
 
 def _prepare_data(rows: int) -> None:
@@ -177,7 +154,9 @@ def main() -> None:
     args = parser.parse_args()
 
     database_url = _configure_environment()
-    _create_database_if_missing(database_url)
+    from bench.databases import create_database_if_missing  # needs the repository on the path
+
+    create_database_if_missing(database_url)
 
     # WhiteNoise warns that STATIC_ROOT was never collected; the bench serves no files.
     warnings.filterwarnings("ignore", message="No directory at")

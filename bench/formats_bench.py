@@ -22,9 +22,9 @@ request (every gunicorn process, the most stable figure on a busy machine; Redis
 PostgreSQL are not counted), and the size of one monster in each format. Needs `wrk`
 (apt-get install wrk).
 
-Uses a database and a Redis database of its own, which it migrates and FLUSHES:
-BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/identidock_bench; create
-it once with `createdb identidock_bench`) and BENCH_REDIS_URL (default
+Uses a database and a Redis database of its own, which it creates when missing, migrates
+and FLUSHES: BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/identidock_bench) and BENCH_REDIS_URL (default
 redis://127.0.0.1:6379/14):
 
     .venv/bin/python bench/formats_bench.py [--seconds 5] [--rounds 3] [--size 80]
@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import create_database_if_missing  # noqa: E402
 from bench.server_processes import medians, ratios_to_ceiling, wrk_run
 from bench.server_processes import stop as _stop  # noqa: E402
 
@@ -147,6 +148,7 @@ def _fresh_stores() -> str:
         os.environ.pop(name, None)
     os.environ["DATABASE_STATEMENT_TIMEOUT_MS"] = "0"
     sys.path.insert(0, str(ROOT))
+    create_database_if_missing(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
@@ -159,7 +161,7 @@ def _fresh_stores() -> str:
     try:
         call_command("migrate", verbosity=0)
     except OperationalError as exc:
-        raise SystemExit(f"set BENCH_DATABASE_URL to a database to use (createdb): {exc}") from None
+        raise SystemExit(f"set BENCH_DATABASE_URL to a database to use: {exc}") from None
     caches["monsters"].clear()  # the bench's own Redis database only
     return service.current_revision()
 

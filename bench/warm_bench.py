@@ -6,9 +6,9 @@ client and concurrency the warmer uses), then runs `warm_cache` for 10,000 new n
 against it and again with the built-in renderer in-process, and prints names/s and the
 ratio of each to the renderer's throughput measured in this same run. Target: >= 0.8.
 
-Uses a database and a Redis database of its own, which it migrates and FLUSHES:
-BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/identidock_bench; create
-it once with `createdb identidock_bench`) and BENCH_REDIS_URL (default
+Uses a database and a Redis database of its own, which it creates when missing, migrates
+and FLUSHES: BENCH_DATABASE_URL (default
+postgres://postgres@127.0.0.1:5432/identidock_bench) and BENCH_REDIS_URL (default
 redis://127.0.0.1:6379/14). The three phases run in --slices alternating slices, so
 that they all see the same drift in the load of a shared machine:
 
@@ -33,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.databases import create_database_if_missing  # noqa: E402 - needs ROOT on the path
+
 os.environ.update(
     DJANGO_SETTINGS_MODULE="identidock.settings",
     DATABASE_URL=os.environ.get(
@@ -127,6 +130,7 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=5)
     args = parser.parse_args()
 
+    create_database_if_missing(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
@@ -142,7 +146,7 @@ def main() -> None:
     try:
         call_command("migrate", verbosity=0)
     except OperationalError as exc:
-        raise SystemExit(f"set BENCH_DATABASE_URL to a database to use (createdb): {exc}") from None
+        raise SystemExit(f"set BENCH_DATABASE_URL to a database to use: {exc}") from None
     monsters_cache = caches["monsters"]
     try:
         port = free_port(PORTS)

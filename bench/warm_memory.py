@@ -7,7 +7,7 @@ nothing), and generating for real with the built-in renderer in-process. A 10-li
 gives the floor: a Django process with the command loaded.
 
 Same database and Redis database as bench/warm_bench.py (BENCH_DATABASE_URL,
-BENCH_REDIS_URL), which it FLUSHES:
+BENCH_REDIS_URL), which it creates when missing and FLUSHES:
 
     .venv/bin/python bench/warm_memory.py [--generate 10000 100000]
 """
@@ -24,6 +24,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.databases import create_database_if_missing  # noqa: E402 - needs ROOT on the path
+
 ENVIRONMENT = {
     **os.environ,
     "DJANGO_SETTINGS_MODULE": "identidock.settings",
@@ -74,6 +78,7 @@ def main() -> None:
         help="line counts to also warm for real with the built-in renderer",
     )
     args = parser.parse_args()
+    create_database_if_missing(ENVIRONMENT["DATABASE_URL"])
     _manage("migrate", "--verbosity=0")
     print(f"{'lines':>9}  {'mode':<22} {'exit':>4} {'seconds':>8} {'peak RSS':>9}")
     with tempfile.TemporaryDirectory() as directory:
