@@ -14,6 +14,8 @@ the renderer under gunicorn on a free port, as in compose.
 Scenarios: hit (the in-process tier), hit_redis (the tier off), not_modified,
 django_floor (GET /healthz: Django's request cycle around a view that does nothing),
 page_get, page_post, miss (a new hash each time: the renderer, Redis and an audit row).
+With the miss, it also measures the renderer request alone: our HTTP client's CPU here
+against the renderer's in its gunicorn.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ SCENARIOS = ("hit", "hit_redis", "not_modified", "django_floor", "page_get", "pa
 
 
 @contextmanager
-def renderer(directory: Path) -> Iterator[str]:
+def renderer(directory: Path) -> Iterator[serve_bench.Server]:
     server = serve_bench._start_server(
         "renderer",
         "monsters.renderer.wsgi:app",
@@ -51,7 +53,7 @@ def renderer(directory: Path) -> Iterator[str]:
         "/healthz",
     )
     try:
-        yield server.url
+        yield server
     finally:
         server.stop()
 
@@ -128,7 +130,7 @@ def run(application: Any, request: Callable[[int], dict[str, Any]], count: int, 
     return status
 
 
-def profile(scenario: str, count: int, top: int) -> None:
+def profile(scenario: str, count: int, top: int, sort: str = "tottime") -> None:
     from django.test import override_settings
 
     from identidock.wsgi import application
@@ -152,8 +154,35 @@ def profile(scenario: str, count: int, top: int) -> None:
     print(f"\n=== {scenario}: {cpu_us:,.1f} us of CPU per request (without the profiler)")
     report = io.StringIO()
     stats = pstats.Stats(profiler, stream=report)
-    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    stats.strip_dirs().sort_stats(sort).print_stats(top)
     print(report.getvalue().split("ncalls", 1)[-1].rstrip().join(["   ncalls", ""]))
+
+
+def renderer_client(server: serve_bench.Server, count: int) -> None:
+    """A miss's request to the renderer on its own: the CPU of our HTTP client (this
+    process) against the renderer's (its gunicorn), for the same new ids. However little
+    else a miss did, it would cost both: their ratio bounds the miss's throughput
+    against the renderer's own."""
+    from monsters import sources
+
+    source = sources.get_source()
+    prefix = secrets.token_hex(24)
+
+    def fetch_all(start: int) -> None:
+        for n in range(start, start + count):
+            sources.fetch_image(source, f"{prefix}{n:016x}", 80)
+
+    fetch_all(0)  # warm: connected, loaded
+    client_before, server_before = time.process_time(), server.cpu_seconds()
+    fetch_all(count)
+    client_us = (time.process_time() - client_before) / count * 1e6
+    server_us = (server.cpu_seconds() - server_before) / count * 1e6
+    print(
+        f"\n=== renderer client: {client_us:,.1f} us of CPU per fetch here (requests), "
+        f"{server_us:,.1f} us in the renderer's gunicorn; a miss that did nothing else "
+        f"would reach at most {server_us / (client_us + server_us):.2f} x the renderer's "
+        "own throughput"
+    )
 
 
 def main() -> None:
@@ -161,11 +190,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--scenario", action="append", choices=SCENARIOS)
+    parser.add_argument(
+        "--sort", default="tottime", choices=("tottime", "cumulative"), help="profile order"
+    )
     arguments = parser.parse_args()
     database_url = os.environ.get("SERVE_BENCH_DATABASE_URL", serve_bench.DEFAULT_DATABASE_URL)
     redis_url = os.environ.get("SERVE_BENCH_REDIS_URL", serve_bench.DEFAULT_REDIS_URL)
-    with tempfile.TemporaryDirectory() as directory, renderer(Path(directory)) as renderer_url:
-        environment = serve_bench._app_environment(database_url, redis_url, renderer_url)
+    with tempfile.TemporaryDirectory() as directory, renderer(Path(directory)) as server:
+        environment = serve_bench._app_environment(database_url, redis_url, server.url)
         environment.update(  # (no per-client limits: it has them off, for one client)
             PROMETHEUS_MULTIPROC_DIR=directory,
             METRICS_PORT="0",
@@ -174,7 +206,9 @@ def main() -> None:
         serve_bench._prepare_storage(environment)
         os.environ.update(environment)
         for scenario in arguments.scenario or SCENARIOS:
-            profile(scenario, arguments.requests, arguments.top)
+            profile(scenario, arguments.requests, arguments.top, arguments.sort)
+        if not arguments.scenario or "miss" in arguments.scenario:
+            renderer_client(server, arguments.requests)
 
 
 if __name__ == "__main__":
