@@ -47,6 +47,10 @@ WHITENOISE_AUTOREFRESH = True
 # The suite exercises Redis itself; the in-process tier in front of it has tests of
 # its own that turn it on.
 MONSTER_PROCESS_CACHE_MB = 0
+# Most tests read the audit log right after a request, in the test's own transaction:
+# rows are written before the answer. The write-behind has tests of its own that turn
+# it on (tests/test_audit_writer.py), and the servers the tests start run it as shipped.
+AUDIT_WRITE_BEHIND_MS = 0
 # Each readiness test sees its own dependencies' state, not a verdict kept from before.
 READINESS_TTL = 0
 # Generous Redis timeouts: the suite shares a busy machine, and the tests of timeouts

@@ -94,27 +94,32 @@ def intent_of(generation: Generation) -> tuple[str, dict[str, str]]:
     return INTENTS_NAME, _to_fields(generation)
 
 
-def record(generations: list[Generation], *, intents: list[str] | None = None) -> None:
+def record(
+    generations: list[Generation], *, intents: list[str] | None = None, replayable: bool = False
+) -> None:
     """Write the rows now, or queue them durably when the database cannot take them;
-    then forget their `intents`, the entries that stood for them until now."""
+    then forget their `intents`, the entries that stood for them until now.
+
+    `replayable`: a flusher may have written some of them already from their intents
+    (rows written behind, audit_writer.py): those are skipped, not an error."""
     try:
-        _write_or_queue(generations)
+        _write_or_queue(generations, replayable=replayable)
     finally:
         if intents:
             _forget_intents(intents)
 
 
-def _write_or_queue(generations: list[Generation]) -> None:
+def _write_or_queue(generations: list[Generation], *, replayable: bool = False) -> None:
     breaker = _database_breaker()
     if breaker.allow():
         try:
-            _insert(generations)
+            written = _insert(generations, replay=replayable)
         except DatabaseError as exc:
             breaker.failed()
             logger.info("Audit rows queued: the database failed (%s)", type(exc).__name__)
         else:
             breaker.succeeded()
-            AUDIT_ROWS.labels("written").inc(len(generations))
+            AUDIT_ROWS.labels("written").inc(written)
             _flush_if_rows_wait()
             return
     _enqueue(generations)

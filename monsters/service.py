@@ -28,7 +28,7 @@ from typing import NamedTuple
 from django.conf import settings
 
 from . import audit as audit_log
-from . import cache, formats, sources
+from . import audit_writer, cache, formats, sources
 from .metrics import GENERATIONS, SINGLE_FLIGHT_WAITS
 from .models import Generation
 from .per_settings import per_settings
@@ -270,7 +270,8 @@ def _generate(
 
     A web miss stores the image together with the row's intent, in one atomic Redis
     step: should this process die between the image and the row's INSERT, a flusher
-    writes the row from the intent (audit.py). The warmer's batches keep their rows in
+    writes the row from the intent (audit.py). So guarded, the row is written behind
+    the answer, in a batch with others (audit_writer.py). The warmer's batches keep their rows in
     memory until a batch is written, as their docstring says.
     """
     source = sources.get_source().for_format(ref.fmt)
@@ -288,7 +289,7 @@ def _generate(
     )
 
     bypassed = False
-    intents: list[str] = []
+    intent: str | None = None
     try:
         if overwrite:
             cache.replace(ref.key, image)
@@ -296,7 +297,6 @@ def _generate(
         elif audit is None:
             stream, fields = audit_log.intent_of(generation)
             stored, intent = cache.add_with_intent(ref.key, image, stream=stream, fields=fields)
-            intents = [intent] if intent else []
         else:
             stored = cache.add(ref.key, image)
     except cache.CacheUnavailable:
@@ -304,7 +304,7 @@ def _generate(
     if stored:
         GENERATIONS.labels(origin).inc()
         if audit is None:
-            audit_log.record([generation], intents=intents)
+            audit_writer.record_miss(generation, intent)  # behind the answer, with an intent
         else:
             audit.add(generation)
     return image, stored, bypassed

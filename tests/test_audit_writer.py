@@ -1,0 +1,182 @@
+"""Web misses' audit rows written behind the answer, in batches (monsters/audit_writer.py):
+the answer does not wait for PostgreSQL, every row arrives exactly once, a full batch
+goes at once, a row a flusher already wrote from its intent is not written twice, a
+database that is down sends the batch to the durable queue, and a worker that exits
+writes what it holds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+import requests
+from django.db import connection
+from django_redis import get_redis_connection
+
+from monsters import audit, audit_writer, identity
+from monsters.models import Generation
+from tests import per_run
+from tests.ports import free_port
+from tests.test_audit_durability import AuditDatabase
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+HOURS = 3_600_000  # a delay no test waits out: the rows go only when told, or when full
+
+
+def intents() -> int:
+    return int(get_redis_connection("monsters").xlen(audit._key(audit.INTENTS_NAME)))
+
+
+def rows() -> int:
+    return Generation.objects.count()
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def miss(client, name: str) -> None:
+    response = client.get(f"/monster/{identity.hash_name(name)}")
+    assert response.status_code == HTTPStatus.OK
+    assert response["X-Cache"] == "MISS"
+
+
+@pytest.fixture
+def writer(settings, renderer_server) -> Iterator[audit_writer.Writer]:
+    """This process's writer, empty before and after the test."""
+    audit.flush_queue(orphans_after=0)
+    settings.AUDIT_WRITE_BEHIND_MS = HOURS
+    own = audit_writer.writer()
+    yield own
+    own.flush()
+    audit.flush_queue(orphans_after=0)
+
+
+def test_a_miss_is_answered_before_its_row_is_written_and_its_intent_guards_it(client, writer):
+    for n in range(3):
+        miss(client, f"guest {n}")
+    assert rows() == 0
+    assert writer.pending() == 3
+    assert intents() == 3  # each row is safe meanwhile: a flusher would write it
+    writer.flush()
+    assert rows() == 3
+    assert intents() == 0
+    assert writer.pending() == 0
+
+
+def test_the_writer_thread_writes_the_rows_once_the_delay_is_over(client, writer, settings):
+    settings.AUDIT_WRITE_BEHIND_MS = 50
+    for n in range(20):
+        miss(client, f"guest {n}")
+    assert eventually(lambda: rows() == 20), rows()
+    assert eventually(lambda: intents() == 0), intents()
+    assert sorted(Generation.objects.values_list("name_hash", flat=True)) == sorted(
+        identity.hash_name(f"guest {n}") for n in range(20)
+    )
+
+
+def test_a_full_batch_is_written_without_waiting_for_the_delay(client, writer, monkeypatch):
+    monkeypatch.setattr(audit_writer, "WRITE_BATCH", 5)
+    for n in range(4):
+        miss(client, f"guest {n}")
+    time.sleep(0.3)
+    assert rows() == 0  # the delay is hours: four rows wait
+    miss(client, "guest 4")
+    assert eventually(lambda: rows() == 5), rows()
+    assert writer.pending() == 0
+
+
+def test_rows_a_flusher_already_wrote_from_their_intents_are_not_written_twice(
+    client, writer, monkeypatch
+):
+    for n in range(3):
+        miss(client, f"guest {n}")
+    # `flush_audit` writes intents of any age: the rows this process still holds too.
+    assert audit.flush_queue(orphans_after=0).written == 3
+    writer.flush()
+    assert rows() == 3
+    assert intents() == 0
+    assert audit.queue_length() == 0
+    assert audit._database_breaker().allow()  # skipping rows written is no failure
+
+
+def test_with_the_database_down_the_batch_goes_to_the_durable_queue(client, writer):
+    for n in range(3):
+        miss(client, f"guest {n}")
+    database = AuditDatabase()
+    database.point_at(free_port())  # nothing listens there
+    try:
+        writer.flush()
+    finally:
+        database.restore()
+    assert intents() == 0
+    assert audit.queue_length() == 3
+    assert rows() == 0
+    assert audit.flush_queue().written == 3
+    assert rows() == 3
+
+
+def test_a_worker_that_exits_writes_the_rows_it_holds(renderer_server):
+    """Under gunicorn, with a delay no request waits out: the rows are written when
+    the worker stops (SIGTERM to gunicorn, as a deploy does), not lost or left to a
+    replay."""
+    audit.flush_queue(orphans_after=0)
+    database = connection.settings_dict
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
+        + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "identidock.wsgi"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            "SECRET_KEY": "audit-writer-test-only",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": (
+                f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
+                f"/{database['NAME']}"
+            ),
+            "REDIS_URL": os.environ["REDIS_URL"],
+            "CACHE_KEY_PREFIX": per_run.cache_key_prefix(),
+            "DNMONSTER_URL": renderer_server.url,
+            "AUDIT_WRITE_BEHIND_MS": str(HOURS),
+            "GUNICORN_ACCESS_LOG": "off",
+            "METRICS_PORT": "0",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    site = f"http://127.0.0.1:{port}"
+    try:
+        assert eventually(lambda: _answers(site, process), seconds=60), "gunicorn did not start"
+        for n in range(3):
+            answer = requests.get(f"{site}/monster/{identity.hash_name(f'guest {n}')}", timeout=10)
+            assert answer.headers["X-Cache"] == "MISS"
+        assert rows() == 0
+        assert intents() == 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert rows() == 3
+    assert intents() == 0
+
+
+def _answers(site: str, process: subprocess.Popen[bytes]) -> bool:
+    assert process.poll() is None, "gunicorn exited"
+    try:
+        return requests.get(f"{site}/healthz", timeout=2).ok
+    except requests.ConnectionError:
+        return False
