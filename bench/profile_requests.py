@@ -178,7 +178,7 @@ def renderer_client(server: serve_bench.Server, count: int) -> None:
     client_us = (time.process_time() - client_before) / count * 1e6
     server_us = (server.cpu_seconds() - server_before) / count * 1e6
     print(
-        f"\n=== renderer client: {client_us:,.1f} us of CPU per fetch here (requests), "
+        f"\n=== renderer client: {client_us:,.1f} us of CPU per fetch here (urllib3), "
         f"{server_us:,.1f} us in the renderer's gunicorn; a miss that did nothing else "
         f"would reach at most {server_us / (client_us + server_us):.2f} x the renderer's "
         "own throughput"

@@ -19,10 +19,15 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-import requests
 import urllib3
 from django.conf import settings
-from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from . import formats, renderer
@@ -135,8 +140,9 @@ class BuiltinSource:
 
 
 @functools.cache
-def _session() -> requests.Session:
-    """One pooled session per process (gunicorn forks before the first request)."""
+def _pool_manager() -> urllib3.PoolManager:
+    """One set of connection pools per process, one pool per renderer address, made at
+    the first fetch (gunicorn forks before the first request)."""
     retry = Retry(
         total=CONNECT_RETRIES,
         connect=CONNECT_RETRIES,
@@ -147,19 +153,19 @@ def _session() -> requests.Session:
         backoff_factor=RETRY_BACKOFF_SECONDS,
         allowed_methods=["GET"],
     )
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=POOL_SIZE)
-    session = requests.Session()
-    # The renderer is a service beside us, reached directly: without this, requests
-    # reads the proxy variables from the whole environment on every call (a quarter
-    # of a miss's CPU, measured), to find that none applies.
-    session.trust_env = False
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+    # urllib3 itself, not a requests.Session over it (STYLE.md's example): requests'
+    # own machinery per call (preparing the request, hooks, cookies, header dicts) cost
+    # as much CPU as the renderer spends drawing the monster (bench/profile_requests.py).
+    # The renderer is a service beside us, reached directly: a PoolManager reads no
+    # proxy variables from the environment.
+    return urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, block=False, retries=retry)
 
 
 @dataclass(frozen=True)
 class DnmonsterSource:
+    """A renderer with dnmonster's API at `base_url`, asked over the process's pooled,
+    kept-alive connections (`_pool_manager()`), with these timeouts per fetch."""
+
     base_url: str
     connect_timeout: float
     read_timeout: float
@@ -192,26 +198,48 @@ class DnmonsterSource:
             raise InvalidImage(f"renderer answered a PNG we cannot convert: {exc}") from exc
 
     def _fetch_png(self, name_hash: str, size: int) -> bytes:
-        url = f"{self.base_url}/monster/{name_hash}"
+        # name_hash is validated hex and size an int: nothing in the URL to quote.
+        url = f"{self.base_url}/monster/{name_hash}?size={size}"
         try:
-            with _session().get(
+            response = _pool_manager().urlopen(
+                "GET",
                 url,
-                params={"size": size},
-                timeout=(self.connect_timeout, self.read_timeout),
-                stream=True,
-            ) as response:
-                return self._read_png(response)
-        except requests.Timeout as exc:
+                timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
+                redirect=False,  # not followed: the renderer answers the image, or fails
+                preload_content=False,  # read below, with a cap
+                release_conn=False,
+            )
+        except MaxRetryError as exc:  # could not connect, retries included
+            reason = exc.reason or exc
+            # urllib3 makes NewConnectionError (refused, no such host) a kind of
+            # ConnectTimeoutError, for old callers: it is no timeout.
+            if isinstance(reason, ConnectTimeoutError) and not isinstance(
+                reason, NewConnectionError
+            ):
+                raise SourceTimeout(
+                    f"renderer did not answer in time ({reason.__class__.__name__})"
+                ) from exc
+            raise SourceUnavailable(f"renderer unreachable ({reason.__class__.__name__})") from exc
+        except urllib3.exceptions.TimeoutError as exc:  # connected, but no answer in time
             raise SourceTimeout(
                 f"renderer did not answer in time ({exc.__class__.__name__})"
             ) from exc
-        except requests.RequestException as exc:
+        except HTTPError as exc:  # reset, broken off before the headers, a bad URL
             raise SourceUnavailable(f"renderer unreachable ({exc.__class__.__name__})") from exc
+        try:
+            return self._read_png(response)
+        finally:
+            # Read to its end, the connection went back to its pool already, for the next
+            # fetch. Anything left unread (an error status, a body too long or broken
+            # off) would be read as the next fetch's answer: close() drops that
+            # connection, release_conn() gives its place in the pool back.
+            response.close()
+            response.release_conn()
 
     @staticmethod
-    def _read_png(response: requests.Response) -> bytes:
-        if response.status_code != 200:
-            raise SourceUnavailable(f"renderer answered status {response.status_code}")
+    def _read_png(response: urllib3.BaseHTTPResponse) -> bytes:
+        if response.status != 200:
+            raise SourceUnavailable(f"renderer answered status {response.status}")
         content_type = response.headers.get("Content-Type", "")
         if content_type.split(";")[0].strip().lower() != "image/png":
             raise InvalidImage(f"renderer answered {content_type or 'no content type'}")
@@ -220,10 +248,10 @@ class DnmonsterSource:
             raise InvalidImage(f"renderer answered {declared} bytes, more than {MAX_PNG_BYTES}")
         # Read one byte past the limit, never the whole of an oversized body.
         try:
-            return response.raw.read(MAX_PNG_BYTES + 1, decode_content=True)
-        except urllib3.exceptions.ReadTimeoutError as exc:
+            return response.read(MAX_PNG_BYTES + 1, decode_content=True)
+        except ReadTimeoutError as exc:
             raise SourceTimeout("renderer stopped sending the image") from exc
-        except urllib3.exceptions.HTTPError as exc:
+        except HTTPError as exc:
             raise SourceUnavailable(f"renderer broke off ({exc.__class__.__name__})") from exc
 
 
