@@ -15,18 +15,14 @@ give (the view's 406), disallowed hosts, other methods, every other path.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
-from django.core.handlers.wsgi import WSGIRequest
 from django.http import QueryDict
 
-from . import cache, formats, identity, image_headers, service, sizes, sources
-from .per_settings import per_settings
+from . import cache, formats, identity, image_headers, request_site, service, sizes, sources
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -38,16 +34,6 @@ _STATUS = {200: "200 OK", 304: "304 Not Modified"}
 # The query strings our own links carry: nothing to decode, each name once. Any other
 # query is read by Django's QueryDict, exactly as the view reads it.
 _PLAIN_QUERY = re.compile(r"size=([0-9]{1,4})(?:&v=([A-Za-z0-9._-]{1,64}))?")
-# What decides whether Django serves a request's host, and whether it came over HTTPS.
-_SITE_KEYS = (
-    "HTTP_HOST",
-    "HTTP_X_FORWARDED_HOST",
-    "HTTP_X_FORWARDED_PORT",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "wsgi.url_scheme",
-)
-NOT_OURS = None  # a request the fast layer leaves to Django
 
 
 class FastImages:
@@ -72,8 +58,8 @@ def _answer(environ: WSGIEnvironment) -> tuple[int, image_headers.Headers, bytes
     match = _MONSTER_PATH.fullmatch(environ.get("PATH_INFO", ""))
     if match is None:
         return None
-    secure = _site(tuple(map(environ.get, _site_keys())))
-    if secure is NOT_OURS:
+    secure = request_site.served_securely(environ)
+    if secure is request_site.NOT_OURS:
         return None  # Django answers a host it does not serve (400), or redirects to HTTPS
     try:
         size, revision = _size_and_revision(environ.get("QUERY_STRING", ""))
@@ -110,33 +96,3 @@ def _size_and_revision(query_string: str) -> tuple[int, str | None]:
     # As WSGIRequest.GET decodes it: WSGI gives the query as bytes in latin-1.
     query = QueryDict(query_string.encode("iso-8859-1"), encoding=settings.DEFAULT_CHARSET)
     return sizes.parse_size(query.get("size")), query.get("v")
-
-
-@per_settings
-def _site_keys() -> tuple[str, ...]:
-    """The environ keys `_site` depends on: `_SITE_KEYS` and the header a proxy marks
-    HTTPS with, if the settings trust one."""
-    proxy_ssl_header = settings.SECURE_PROXY_SSL_HEADER
-    return _SITE_KEYS + ((proxy_ssl_header[0],) if proxy_ssl_header else ())
-
-
-@per_settings(maxsize=256)  # Host headers are the client's to choose: bounded
-def _site(values: tuple[str | None, ...]) -> bool | None:
-    """Whether a request with these `_site_keys()` values came over HTTPS, or
-    NOT_OURS when Django would not serve it here: a host outside ALLOWED_HOSTS, or
-    plain HTTP that SECURE_SSL_REDIRECT sends to HTTPS. Django's own request decides,
-    once for each combination (a handful per deployment)."""
-    environ = {
-        key: value for key, value in zip(_site_keys(), values, strict=True) if value is not None
-    }
-    request = WSGIRequest(
-        {**environ, "REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.input": io.BytesIO()}
-    )
-    try:
-        request.get_host()
-    except DisallowedHost:
-        return NOT_OURS
-    secure = request.is_secure()
-    if settings.SECURE_SSL_REDIRECT and not secure:
-        return NOT_OURS  # SecurityMiddleware redirects it
-    return secure

@@ -5,7 +5,8 @@ request together (the name's input renders a widget template of its own). Yet be
 two requests the page differs in three values only: the name, the monster's hash (in
 its URLs) and the CSRF token. So each process renders it once (again when a setting
 changes) with a marker in place of each value, and each request puts its own values
-where the markers are, the name escaped as the template escapes it (Django's `escape`).
+where the markers are, the name escaped as the template escapes it (Django's `escape`):
+`fill`, which the view and the fast layer for `GET /` (`fast_page`) both call.
 
 The form with an error (400) has a different shape and is rendered by the template as
 before. A test renders the template for real and checks that the two pages are equal.
@@ -15,8 +16,6 @@ from __future__ import annotations
 
 import re
 
-from django.http import HttpRequest
-from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
@@ -46,10 +45,11 @@ def context(form: NameForm, name_hash: str) -> dict[str, object]:
     }
 
 
-def render(request: HttpRequest, *, name: str, name_hash: str) -> str:
-    """The page for a valid `name` (already stripped) that hashes to `name_hash`,
-    with this request's CSRF token (which also makes the middleware set its cookie)."""
-    values = {NAME_MARK: escape(name), HASH_MARK: name_hash, TOKEN_MARK: get_token(request)}
+def fill(*, name: str, name_hash: str, csrf_token: str) -> str:
+    """The page for a valid `name` (already stripped) that hashes to `name_hash`, with
+    the request's CSRF token (`get_token`'s, which also has its cookie set). Both the
+    view and the fast layer in front of Django (`fast_page`) make the page here."""
+    values = {NAME_MARK: escape(name), HASH_MARK: name_hash, TOKEN_MARK: csrf_token}
     pieces = _pieces()
     # Text at even positions, markers at odd ones (re.split keeps the captured marks).
     return "".join(piece if at % 2 == 0 else values[piece] for at, piece in enumerate(pieces))

@@ -14,6 +14,7 @@ from django.http import (
     HttpResponseNotModified,
     HttpResponseRedirect,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
@@ -66,7 +67,10 @@ def home(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, home_page.TEMPLATE, {"form": form}, status=HTTPStatus.BAD_REQUEST)
     name = form.cleaned_data["name"]
-    return HttpResponse(home_page.render(request, name=name, name_hash=identity.hash_name(name)))
+    page = home_page.fill(
+        name=name, name_hash=identity.hash_name(name), csrf_token=get_token(request)
+    )
+    return HttpResponse(page)
 
 
 @require_safe

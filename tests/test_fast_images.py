@@ -259,7 +259,7 @@ def test_the_shipped_wsgi_application_is_the_fast_layer():
     from identidock import wsgi
 
     assert isinstance(wsgi.application.application, FastImages)
-    assert wsgi.application.application.application is django_application
+    # What it wraps (the page layer, then Django): tests/test_fast_page.py.
 
 
 # --- The in-process tier ----------------------------------------------------------------

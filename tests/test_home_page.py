@@ -138,8 +138,8 @@ def test_the_filled_in_page_is_the_template_rendered_for_that_name(rf, name):
     form = NameForm({"name": name})
     assert form.is_valid()
     name_hash = identity.hash_name(name)
-    page = home_page.render(request, name=name, name_hash=name_hash)
     token = get_token(request)
+    page = home_page.fill(name=name, name_hash=name_hash, csrf_token=token)
     rendered = render_to_string(
         home_page.TEMPLATE,
         {**home_page.context(form, name_hash), "csrf_token": token},
