@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from . import audit
+from .metrics import AUDIT_ROWS_WAITING
 from .models import Generation
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class Writer:
             if first:
                 self._first_at = time.monotonic()
             self._pending.append((generation, intent))
+            AUDIT_ROWS_WAITING.inc()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._write_forever, name="audit-writer", daemon=True
@@ -75,6 +77,7 @@ class Writer:
     def _take(self) -> list[tuple[Generation, str]]:
         with self._changed:
             batch, self._pending = self._pending[:WRITE_BATCH], self._pending[WRITE_BATCH:]
+            AUDIT_ROWS_WAITING.dec(len(batch))
         return batch
 
     def _write_forever(self) -> None:

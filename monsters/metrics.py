@@ -71,6 +71,12 @@ AUDIT_ROWS = Counter(
     "(written from the queue), logged (database and Redis down).",
     ["outcome"],
 )
+AUDIT_ROWS_WAITING = Gauge(
+    "identidock_audit_rows_waiting",
+    "Audit rows of misses held in memory for the next batch (their intents in Redis "
+    "stand for them meanwhile).",
+    multiprocess_mode="livesum",
+)
 SINGLE_FLIGHT_WAITS = Counter(
     "identidock_single_flight_waits_total",
     "Misses that waited for another request's render of the same image.",

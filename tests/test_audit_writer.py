@@ -19,6 +19,7 @@ import pytest
 import requests
 from django.db import connection
 from django_redis import get_redis_connection
+from prometheus_client import REGISTRY
 
 from monsters import audit, audit_writer, identity
 from monsters.models import Generation
@@ -66,16 +67,23 @@ def writer(settings, renderer_server) -> Iterator[audit_writer.Writer]:
     audit.flush_queue(orphans_after=0)
 
 
+def waiting_gauge() -> float:
+    return REGISTRY.get_sample_value("identidock_audit_rows_waiting") or 0.0
+
+
 def test_a_miss_is_answered_before_its_row_is_written_and_its_intent_guards_it(client, writer):
+    gauge = waiting_gauge()
     for n in range(3):
         miss(client, f"guest {n}")
     assert rows() == 0
     assert writer.pending() == 3
+    assert waiting_gauge() == gauge + 3  # what an operator sees of them
     assert intents() == 3  # each row is safe meanwhile: a flusher would write it
     writer.flush()
     assert rows() == 3
     assert intents() == 0
     assert writer.pending() == 0
+    assert waiting_gauge() == gauge
 
 
 def test_the_writer_thread_writes_the_rows_once_the_delay_is_over(client, writer, settings):
