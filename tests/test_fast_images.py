@@ -4,7 +4,6 @@ format; hits and 304s answered without Django, everything else handed on."""
 
 from __future__ import annotations
 
-import io
 from http import HTTPStatus
 
 import pytest
@@ -13,6 +12,8 @@ from identidock.wsgi import django_application
 from monsters import cache, identity, service
 from monsters.fast_images import FastImages
 from monsters.models import Generation
+from tests import wsgi_calls
+from tests.wsgi_calls import CountingDjango
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,39 +21,9 @@ MOBY = identity.hash_name("Moby Dock")
 PATH = f"/monster/{MOBY}"
 
 
-class CountingDjango:
-    """Django's WSGI application, counting the requests that reach it."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return django_application(environ, start_response)
-
-
 def call(app, path: str = PATH, query: str = "", method: str = "GET", **headers: str):
-    """(status, headers, body) of one WSGI request to `app`."""
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": io.StringIO(),
-        **{"HTTP_" + name.upper(): value for name, value in headers.items()},
-    }
-    answer = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"], answer["headers"] = status, response_headers
-
-    body = b"".join(app(environ, start_response))
-    return answer["status"], answer["headers"], body
+    """(status, headers, body) of one WSGI request to `app`, for an image by default."""
+    return wsgi_calls.call(app, path, query, method, b"", **headers)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ handed on."""
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -29,6 +28,7 @@ from monsters import fast_page, home_page, identity
 from monsters.fast_images import FastImages
 from monsters.fast_page import FastPage
 from monsters.forms import DEFAULT_NAME
+from tests.wsgi_calls import CountingDjango, call
 
 pytestmark = pytest.mark.django_db
 
@@ -42,50 +42,6 @@ def masked(secret: str) -> str:
     request = HttpRequest()
     request.META["CSRF_COOKIE"] = secret
     return get_token(request)
-
-
-class CountingDjango:
-    """Django's WSGI application, counting the requests that reach it."""
-
-    def __init__(self, application: Any = django_application) -> None:
-        self.application = application
-        self.calls = 0
-
-    def __call__(self, environ, start_response):
-        self.calls += 1
-        return self.application(environ, start_response)
-
-
-def call(app, path: str = "/", query: str = "", method: str = "GET", body: bytes = b"", **extra):
-    """(status, headers, body) of one WSGI request to `app`. `extra`: environ keys, or
-    headers by their name (`Cookie=...`, `X_Forwarded_Proto=...`)."""
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": "127.0.0.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": io.StringIO(),
-    }
-    for name, value in extra.items():
-        environ[name if name.isupper() else "HTTP_" + name.upper()] = value
-    answer = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"], answer["headers"] = status, response_headers
-
-    chunks = app(environ, start_response)
-    try:
-        content = b"".join(chunks)
-    finally:
-        if close := getattr(chunks, "close", None):
-            close()
-    return answer["status"], answer["headers"], content
 
 
 @dataclass
