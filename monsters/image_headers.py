@@ -106,6 +106,8 @@ def client_has(if_none_match: str, etag: str) -> bool:
     """Whether an If-None-Match header names `etag` (weakly compared, as for GET)."""
     if not if_none_match:
         return False  # most requests: nothing to parse
+    if if_none_match == etag:
+        return True  # a browser revalidating sends back the one tag it was given
     wanted = parse_etags(if_none_match)
     return "*" in wanted or any(tag.removeprefix("W/") == etag for tag in wanted)
 
