@@ -7,38 +7,26 @@ writes what it holds."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 import requests
 from django.db import connection
-from django_redis import get_redis_connection
 from prometheus_client import REGISTRY
 
 from monsters import audit, audit_writer, identity
 from monsters.models import Generation
 from tests import per_run
+from tests.gunicorn_server import gunicorn
 from tests.ports import free_port
-from tests.test_audit_durability import AuditDatabase
+from tests.test_audit_durability import AuditDatabase, rows
+from tests.test_audit_durability import _intents as intents
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parent.parent
 HOURS = 3_600_000  # a delay no test waits out: the rows go only when told, or when full
-
-
-def intents() -> int:
-    return int(get_redis_connection("monsters").xlen(audit._key(audit.INTENTS_NAME)))
-
-
-def rows() -> int:
-    return Generation.objects.count()
 
 
 def eventually(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
@@ -144,47 +132,33 @@ def test_a_worker_that_exits_writes_the_rows_it_holds(renderer_server):
     replay."""
     audit.flush_queue(orphans_after=0)
     database = connection.settings_dict
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-        + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "identidock.wsgi"],
-        cwd=ROOT,
-        env={
-            "PATH": os.environ["PATH"],
-            "SECRET_KEY": "audit-writer-test-only",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": (
-                f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
-                f"/{database['NAME']}"
-            ),
-            "REDIS_URL": os.environ["REDIS_URL"],
-            "CACHE_KEY_PREFIX": per_run.cache_key_prefix(),
-            "DNMONSTER_URL": renderer_server.url,
-            "AUDIT_WRITE_BEHIND_MS": str(HOURS),
-            "GUNICORN_ACCESS_LOG": "off",
-            "METRICS_PORT": "0",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    site = f"http://127.0.0.1:{port}"
-    try:
-        assert eventually(lambda: _answers(site, process), seconds=60), "gunicorn did not start"
+    environment = {
+        "SECRET_KEY": "audit-writer-test-only",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}"
+            f"/{database['NAME']}"
+        ),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "CACHE_KEY_PREFIX": per_run.cache_key_prefix(),
+        "DNMONSTER_URL": renderer_server.url,
+        "AUDIT_WRITE_BEHIND_MS": str(HOURS),
+        "GUNICORN_ACCESS_LOG": "off",
+        "METRICS_PORT": "0",
+    }
+    with gunicorn(environment, ready=_healthy) as address:
         for n in range(3):
-            answer = requests.get(f"{site}/monster/{identity.hash_name(f'guest {n}')}", timeout=10)
+            name_hash = identity.hash_name(f"guest {n}")
+            answer = requests.get(f"http://{address}/monster/{name_hash}", timeout=10)
             assert answer.headers["X-Cache"] == "MISS"
         assert rows() == 0
         assert intents() == 3
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=60)
     assert rows() == 3
     assert intents() == 0
 
 
-def _answers(site: str, process: subprocess.Popen[bytes]) -> bool:
-    assert process.poll() is None, "gunicorn exited"
+def _healthy(address: str) -> bool:
     try:
-        return requests.get(f"{site}/healthz", timeout=2).ok
+        return requests.get(f"http://{address}/healthz", timeout=2).ok
     except requests.ConnectionError:
         return False

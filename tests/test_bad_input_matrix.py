@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from http import HTTPStatus
-from pathlib import Path
 from typing import cast
 
 import pytest
@@ -18,11 +15,10 @@ from django_redis.cache import RedisCache
 
 from monsters import identity
 from monsters.models import Generation
-from tests.ports import free_port
+from tests.gunicorn_server import gunicorn
 
 pytestmark = pytest.mark.django_db
 
-ROOT = Path(__file__).resolve().parent.parent
 MOBY = identity.hash_name("Moby Dock")
 FORM = "application/x-www-form-urlencoded"
 
@@ -177,33 +173,13 @@ def test_bad_methods(client, renderer_server, method, path):
 
 @pytest.fixture(scope="module")
 def gunicorn_url() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-        + ["--bind", f"127.0.0.1:{port}", "--workers", "1", "identidock.wsgi"],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "SECRET_KEY": "bad-input-matrix-only",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": "sqlite:///:memory:",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                process.poll()
-                assert process.returncode is None, "gunicorn exited"
-                subprocess.run(["sleep", "0.05"], check=True)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    environment = {
+        "SECRET_KEY": "bad-input-matrix-only",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": "sqlite:///:memory:",
+    }
+    with gunicorn(environment) as address:
+        yield address
 
 
 def raw_request(address: str, head: bytes) -> bytes:

@@ -5,55 +5,41 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from monsters import identity
+from tests import gunicorn_server
 from tests.ports import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def gunicorn() -> Iterator[tuple[str, str]]:
     """(site URL, metrics URL) of the web app under gunicorn.conf.py, two workers."""
-    port, metrics_port = free_port(), free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-        + ["--bind", f"127.0.0.1:{port}", "--workers", "2", "identidock.wsgi"],
-        cwd=ROOT,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "SECRET_KEY": "metrics-server-test-only",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": "sqlite:///:memory:",
-            "METRICS_PORT": str(metrics_port),
-            "GUNICORN_ACCESS_LOG": "off",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    site, metrics = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics"
+    metrics_port = free_port()
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    environment = {
+        "SECRET_KEY": "metrics-server-test-only",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": "sqlite:///:memory:",
+        "METRICS_PORT": str(metrics_port),
+        "GUNICORN_ACCESS_LOG": "off",
+    }
+    with gunicorn_server.gunicorn(
+        environment, workers=2, ready=lambda address: _answers(address, metrics)
+    ) as address:
+        yield f"http://{address}", metrics
+
+
+def _answers(address: str, metrics: str) -> bool:
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(f"{site}/healthz", timeout=2)
-                requests.get(metrics, timeout=2)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, "gunicorn exited"
-                assert time.monotonic() < deadline, "gunicorn did not start"
-                time.sleep(0.1)
-        yield site, metrics
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        requests.get(f"http://{address}/healthz", timeout=2)
+        requests.get(metrics, timeout=2)
+    except requests.ConnectionError:
+        return False
+    return True
 
 
 def counted(metrics_url: str, series: str) -> float:
