@@ -48,23 +48,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import serve_bench  # noqa: E402
-from bench.own_stack import bench_stack, log_offset, own_redis, run_directory, scratch_database  # noqa: E402
+from bench.own_stack import (  # noqa: E402
+    NO_RATE_LIMITS,
+    bench_stack,
+    log_offset,
+    own_redis,
+    run_directory,
+    scratch_database,
+)
 from scripts.stack import smoke  # noqa: E402
 from scripts.stack.topology import Stack  # noqa: E402
 
 SIZE = 80
 REPLICAS = 3
 KILLED = "identidock-2"
-NO_RATE_LIMITS = {
-    name: "100000000"
-    for name in (
-        "RATE_LIMIT_MISSES_PER_MINUTE",
-        "RATE_LIMIT_MISS_BURST",
-        "RATE_LIMIT_NAMES_PER_MINUTE",
-        "RATE_LIMIT_NAME_BURST",
-    )
-}
-
 LUA_SAME_PATH_IN_A_ROW = """
 -- cluster_bench: `repeats` requests in a row get the same path, on different
 -- connections; every thread walks the same sequence, so each hash is asked for by
