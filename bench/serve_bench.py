@@ -1,6 +1,6 @@
 """Benchmark: how close does a cached monster get to what gunicorn itself can serve?
 
-Starts three servers under the shipped gunicorn.conf.py on 127.0.0.1, each exactly as
+Starts four servers under the shipped gunicorn.conf.py on 127.0.0.1, each exactly as
 `gunicorn -c gunicorn.conf.py --bind 127.0.0.1:PORT APP` (every GUNICORN_* variable of
 this environment passes through, so `GUNICORN_ACCESS_LOG=off make bench` compares):
 
@@ -8,7 +8,9 @@ this environment passes through, so `GUNICORN_ACCESS_LOG=off make bench` compare
 - Identidock (`identidock.wsgi`), with DNMONSTER_URL pointing at that renderer, as in
   compose, against the local PostgreSQL and Redis;
 - the ceiling (`bench/ceiling_app.py`): a bare WSGI app answering one recorded cache hit
-  of Identidock's, the same PNG bytes and headers.
+  of Identidock's, the same PNG bytes and headers;
+- the miss floor (`bench/miss_floor_app.py`): a bare WSGI app that asks that renderer
+  and SETs the bytes in Redis, nothing else: the least a miss costs in Python here.
 
 It fetches the home page once and takes the monster URL's form from its <img src> (adding
 `v=<revision>` when the page does not carry it yet), warms 1,000 hashes over HTTP,
@@ -29,6 +31,7 @@ time per request, which what else runs on the machine disturbs far less than req
     page POST      POST / with the CSRF cookie and token, rotating over 1,000 names
     renderer       the renderer's own gunicorn, a new id every request
     miss           Identidock, a new hash every request (cache GET, renderer, SET, audit)
+    miss floor     the miss floor app, a new hash every request (renderer, SET)
 
 Last, it reads VmRSS of every Identidock worker before and after --rss-hits cache hits.
 Raw wrk output, the Lua scripts, the servers' error logs and results.json go to
@@ -692,6 +695,20 @@ def django_bound_lines(results: dict[str, Measured]) -> list[str]:
         f"{ceiling / (floor + redis_trip):.2f} x ceiling (target 0.30);",
         f"  miss: the floor plus the renderer's {renderer:,.0f} us: at most "
         f"{renderer / (floor + renderer):.2f} x renderer (target 0.50).",
+        *miss_floor_lines(results),
+    ]
+
+
+def miss_floor_lines(results: dict[str, Measured]) -> list[str]:
+    """What the bare miss (renderer and SET, in a bare app) reached: the most any miss
+    answered in Python reaches here, whatever framework it runs in."""
+    if "miss_floor" not in results or not results["renderer"].rate:
+        return []
+    floor, renderer = results["miss_floor"], results["renderer"]
+    return [
+        f"  the bare miss (renderer and SET, no Django, no checks): {floor.rate:,.0f} req/s, "
+        f"{floor.rate / renderer.rate:.2f} x renderer, {floor.cpu_us:,.0f} us of CPU "
+        "(renderer's included): the most a miss reaches here without Django."
     ]
 
 
@@ -750,6 +767,7 @@ class Bench:
     redis_url: str
     paths: list[str] = field(default_factory=list)  # the warmed monster URLs
     ceiling: Server | None = None
+    miss_floor: Server | None = None
     rewarmed: int = 0
 
     def warm(self) -> dict[str, str]:
@@ -767,7 +785,7 @@ class Bench:
             self.warm()
 
     def servers(self) -> list[Server]:
-        every = [self.renderer, self.identidock, self.redis_only, self.ceiling]
+        every = [self.renderer, self.identidock, self.redis_only, self.ceiling, self.miss_floor]
         return list({id(s): s for s in every if s is not None}.values())
 
     def wrk(self, server: Server, script: str, seconds: int, label: str) -> WrkRun:
@@ -788,7 +806,7 @@ class Bench:
 
 def build_scenarios(bench: Bench, site: Site, paths: list[str], etags: dict[str, str]) -> list:
     """The scenarios in the order each round runs them, each checked with one request."""
-    assert bench.ceiling is not None
+    assert bench.ceiling is not None and bench.miss_floor is not None
     identidock, renderer = bench.identidock, bench.renderer
     names = [f"Bench Visitor {n:04d}" for n in range(len(paths))]
     post_headers = {"Cookie": site.csrf_cookie, "Content-Type": "application/x-www-form-urlencoded"}
@@ -828,6 +846,12 @@ def build_scenarios(bench: Bench, site: Site, paths: list[str], etags: dict[str,
             Content_Type="image/png",
         ),
         check("miss", requests.get(identidock.url + fresh_hash, timeout=10), 200, X_Cache="MISS"),
+        check(
+            "miss floor",
+            requests.get(bench.miss_floor.url + fresh_id, timeout=10),
+            200,
+            Content_Type="image/png",
+        ),
     ]
     print("checked one request of each: " + ", ".join(checked))
 
@@ -858,6 +882,12 @@ def build_scenarios(bench: Bench, site: Site, paths: list[str], etags: dict[str,
             "miss (new hashes)",
             identidock,
             lambda: fresh_script(secrets.token_hex(20), site.monster_query),
+        ),
+        Scenario(
+            "miss_floor",
+            "miss floor (bare app)",
+            bench.miss_floor,
+            lambda: fresh_script(secrets.token_hex(20), f"?size={SIZE}"),
         ),
     ]
 
@@ -992,6 +1022,18 @@ def main(argv: Iterable[str] | None = None) -> int:
         }
         bench.ceiling = stack.enter_context(
             start("ceiling", "bench.ceiling_app:app", ceiling_environment, "/")
+        )
+        miss_floor_environment = _base_environment() | {
+            "MISS_FLOOR_RENDERER": renderer.url,
+            "MISS_FLOOR_REDIS": redis_url,
+        }
+        bench.miss_floor = stack.enter_context(
+            start(
+                "miss-floor",
+                "bench.miss_floor_app:app",
+                miss_floor_environment,
+                f"/monster/{secrets.token_hex(32)}?size={SIZE}",
+            )
         )
 
         print(

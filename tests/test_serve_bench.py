@@ -139,3 +139,17 @@ def test_django_bounds_follow_from_the_floor_and_the_run_cpu_per_request():
 
 def test_no_bounds_without_a_floor_measured():
     assert serve_bench.django_bound_lines({}) == []
+
+
+def test_the_bare_miss_is_judged_against_the_renderer():
+    def measured(rate: int, cpu_us: float) -> serve_bench.Measured:
+        run = serve_bench.WrkRun(
+            requests=rate, seconds=1.0, errors={}, latency_us=Counter({1000: rate})
+        )
+        run.server_cpu_seconds = cpu_us * rate / 1e6
+        return serve_bench.Measured(runs=[run])
+
+    results = {"renderer": measured(4_000, 450), "miss_floor": measured(1_200, 1_400)}
+    [line] = serve_bench.miss_floor_lines(results)
+    assert "1,200 req/s, 0.30 x renderer, 1,400 us of CPU" in line
+    assert serve_bench.miss_floor_lines({"renderer": measured(4_000, 450)}) == []
