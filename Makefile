@@ -68,9 +68,11 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 
 ## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its
-## docstring); serve_bench needs wrk (apt) and takes SERVE_BENCH_ARGS, e.g. "--duration 10";
+## docstring); serve_bench needs wrk (apt) and takes SERVE_BENCH_ARGS (by default a second
+## Identidock with the in-process tier off, for "hit, Redis only"; add e.g. "--duration 10");
 ## the slow-client, fault and cluster benches run the stack, which needs the dev requirements
 ## and nginx (and the cluster bench wrk)
+SERVE_BENCH_ARGS ?= --redis-only-env MONSTER_PROCESS_CACHE_MB=0
 bench: $(VENV)/.dev
 	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py

@@ -135,6 +135,8 @@ def test_django_bounds_follow_from_the_floor_and_the_run_cpu_per_request():
     assert "page GET: at most 0.40 x ceiling" in text
     assert "one Redis round trip (100 us): at most 0.33 x ceiling" in text
     assert "the renderer's 300 us: at most 0.38 x renderer" in text
+    unmeasured = "\n".join(serve_bench.django_bound_lines(results, redis_trip_measured=False))
+    assert "round trip (not measured without --redis-only-env): less than 0.40" in unmeasured
 
 
 def test_no_bounds_without_a_floor_measured():
