@@ -16,43 +16,34 @@ give (the view's 406), disallowed hosts, other methods, every other path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.http import QueryDict
 
 from . import cache, formats, identity, image_headers, request_site, service, sizes, sources
+from .front_layer import Answer, FrontLayer
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIEnvironment
 
 # The environ key by which a miss is handed to the view: the cache key just missed.
 MISSED_KEY = "identidock.cache_missed"
 _MONSTER_PATH = re.compile(rf"/monster/({identity.NAME_HASH_PATTERN}){formats.EXTENSION_PATTERN}")
-_STATUS = {200: "200 OK", 304: "304 Not Modified"}
+OK, NOT_MODIFIED = "200 OK", "304 Not Modified"
 # The query strings our own links carry: nothing to decode, each name once. Any other
 # query is read by Django's QueryDict, exactly as the view reads it.
 _PLAIN_QUERY = re.compile(r"size=([0-9]{1,4})(?:&v=([A-Za-z0-9._-]{1,64}))?")
 
 
-class FastImages:
+class FastImages(FrontLayer):
     """Wraps a WSGI application; answers image hits itself, passes the rest on."""
 
-    def __init__(self, application: WSGIApplication) -> None:
-        self.application = application
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        answer = _answer(environ)
-        if answer is None:
-            return self.application(environ, start_response)
-        status, headers, body = answer
-        start_response(_STATUS[status], headers)
-        # As Django does, HEAD gets the body too: the server drops it (gunicorn does).
-        return [body]
+    def answer(self, environ: WSGIEnvironment) -> Answer | None:
+        return _answer(environ)
 
 
-def _answer(environ: WSGIEnvironment) -> tuple[int, image_headers.Headers, bytes] | None:
+def _answer(environ: WSGIEnvironment) -> Answer | None:
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return None
     match = _MONSTER_PATH.fullmatch(environ.get("PATH_INFO", ""))
@@ -76,7 +67,11 @@ def _answer(environ: WSGIEnvironment) -> tuple[int, image_headers.Headers, bytes
         return None  # the view redirects to the current revision
     answer = {"versioned": revision is not None, "shared": True, "secure": secure}
     if image_headers.client_has(environ.get("HTTP_IF_NONE_MATCH", ""), ref.etag):
-        return 304, image_headers.image_headers(ref, image=None, cache_status="", **answer), b""
+        return (
+            NOT_MODIFIED,
+            image_headers.image_headers(ref, image=None, cache_status="", **answer),
+            b"",
+        )
     try:
         image = service.cached_image(ref)
     except cache.CacheUnavailable:
@@ -85,7 +80,7 @@ def _answer(environ: WSGIEnvironment) -> tuple[int, image_headers.Headers, bytes
         environ[MISSED_KEY] = ref.key
         return None
     headers = image_headers.image_headers(ref, image=image, cache_status=service.HIT, **answer)
-    return 200, headers, image
+    return OK, headers, image
 
 
 def _size_and_revision(query_string: str) -> tuple[int, str | None]:

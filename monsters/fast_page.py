@@ -36,7 +36,6 @@ string changes nothing, for Django or for the layer.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
@@ -49,10 +48,11 @@ from django.utils.module_loading import import_string
 
 from . import home_page, identity, request_site, views
 from .forms import DEFAULT_NAME
+from .front_layer import Answer, FrontLayer, Headers
 from .per_settings import per_settings
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIEnvironment
 
 PATH = "/"
 # The middlewares whose every effect on `GET /` without a session the layer reproduces
@@ -76,23 +76,12 @@ REPRODUCED_MIDDLEWARE = (
 # follow the script prefix, which Django sets for each request and the layer does not.
 _SCRIPT_KEYS = ("SCRIPT_NAME", "SCRIPT_URL", "REDIRECT_URL")
 
-Headers = list[tuple[str, str]]
 
-
-class FastPage:
+class FastPage(FrontLayer):
     """Wraps a WSGI application; answers the home page itself, passes the rest on."""
 
-    def __init__(self, application: WSGIApplication) -> None:
-        self.application = application
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        answer = _answer(environ)
-        if answer is None:
-            return self.application(environ, start_response)
-        status, headers, body = answer
-        start_response(status, headers)
-        # As Django does, HEAD gets the body too: the server drops it (gunicorn does).
-        return [body]
+    def answer(self, environ: WSGIEnvironment) -> Answer | None:
+        return _answer(environ)
 
 
 class _Page(NamedTuple):
@@ -107,7 +96,7 @@ class _Page(NamedTuple):
     session_cookie: str
 
 
-def _answer(environ: WSGIEnvironment) -> tuple[str, Headers, bytes] | None:
+def _answer(environ: WSGIEnvironment) -> Answer | None:
     if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return None
     if (environ.get("CONTENT_LENGTH") or "0") != "0" or "HTTP_TRANSFER_ENCODING" in environ:
