@@ -46,7 +46,7 @@ def _prepare_data(rows: int) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from monsters import identity
+    from monsters.images import identity
     from monsters.models import Generation
 
     call_command("migrate", verbosity=0)

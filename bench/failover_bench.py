@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.server_processes import stop as _stop  # noqa: E402
-from monsters.renderer import RENDERER_VERSION  # noqa: E402
+from renderer import RENDERER_VERSION
 from scripts.failover.drill import Fetch, Figures, Load, figures, new_monster_path  # noqa: E402
 from scripts.failover.topology import Topology  # noqa: E402
 from scripts.stack import databases  # noqa: E402
@@ -171,10 +171,10 @@ def _drill(args: argparse.Namespace, topology: Topology, base_url: str, logs: Pa
     after_failover = [fetch(after)[1] for _ in range(2)]
     on_promoted = bool(topology.client(new_primary).exists(_stored_key(after)))
     breaker_lines = [
-        # "<time> WARNING monsters.breaker [<request id>] Redis cache ...": the message
+        # "<time> WARNING monsters.guards.breaker [<request id>] Redis cache ...": the message
         line[line.index("Redis cache") :]
         for line in (logs / "error.log").read_text().splitlines()
-        if "monsters.breaker" in line and "Redis cache" in line
+        if "monsters.guards.breaker" in line and "Redis cache" in line
     ]
     return Round(
         figures=figures(answers, killed_at=killed_at, switched_at=switched_at),

@@ -84,7 +84,7 @@ REDIS_DOWN_SECONDS = 5.0
 RENDERER_DOWN_SECONDS = 5.0
 POSTGRES_CUT_SECONDS = 10.0
 RUNS = ("baseline", "redis", "renderer", "postgres")
-AUDIT_QUEUE = "audit:queue"  # monsters.audit's durable queue, in the cache's Redis
+AUDIT_QUEUE = "audit:queue"  # monsters.audit.record's durable queue, in the cache's Redis
 SETTLE_SECONDS = 1.0  # far longer than the write-behind's batches wait
 QUEUE_WAIT_SECONDS = 15.0
 _CSRF_TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')

@@ -44,6 +44,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from monsters.images import keys
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -156,14 +158,12 @@ def _fresh_stores() -> str:
     from django.core.management import call_command
     from django.db import OperationalError
 
-    from monsters import service
-
     try:
         call_command("migrate", verbosity=0)
     except OperationalError as exc:
         raise SystemExit(f"set BENCH_DATABASE_URL to a database to use: {exc}") from None
     caches["monsters"].clear()  # the bench's own Redis database only
-    return service.current_revision()
+    return keys.current_revision()
 
 
 def _scripts(directory: Path, revision: str, size: int) -> dict[str, Path]:
@@ -193,7 +193,7 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
     revision = _fresh_stores()
-    from monsters import renderer
+    import renderer
 
     sizes = {
         "png": len(renderer.render(HIT_HASH, args.size)),

@@ -34,6 +34,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from monsters.images import keys
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -47,7 +49,7 @@ SCENARIOS = ("hit", "hit_redis", "not_modified", "django_floor", "page_get", "pa
 def renderer(directory: Path) -> Iterator[serve_bench.Server]:
     server = serve_bench._start_server(
         "renderer",
-        "monsters.renderer.wsgi:app",
+        "renderer.wsgi:app",
         serve_bench._base_environment(),
         directory,
         "/healthz",
@@ -80,11 +82,11 @@ def requests_of(scenario: str) -> Callable[[int], dict[str, Any]]:
     """The n-th request of a scenario."""
     from django.utils.crypto import get_random_string
 
-    from monsters import identity, service
+    from monsters.images import identity
 
     hashes = [identity.hash_name(f"profile {n}") for n in range(HASHES)]
-    query = f"size=80&v={service.current_revision()}"
-    etags = [service.locate(name_hash=name_hash, size=80).etag for name_hash in hashes]
+    query = f"size=80&v={keys.current_revision()}"
+    etags = [keys.locate(name_hash=name_hash, size=80).etag for name_hash in hashes]
     token = get_random_string(32)  # an unmasked CSRF secret is a valid token too
     miss_prefix = secrets.token_hex(24)
 
@@ -163,7 +165,7 @@ def renderer_client(server: serve_bench.Server, count: int) -> None:
     process) against the renderer's (its gunicorn), for the same new ids. However little
     else a miss did, it would cost both: their ratio bounds the miss's throughput
     against the renderer's own."""
-    from monsters import sources
+    from monsters.guards import sources
 
     source = sources.get_source()
     prefix = secrets.token_hex(24)

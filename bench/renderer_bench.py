@@ -5,8 +5,8 @@ Starts, under the same gunicorn.conf.py (its defaults: gthread, 2 x cores + 1 wo
 
 - the ceiling: bench/renderer_ceiling.py, a bare WSGI app answering one fixed 80 px
   monster PNG (drawn by this checkout's renderer);
-- this checkout's renderer, `monsters.renderer.wsgi:app`;
-- with --baseline REV, the renderer as it was at REV (`git archive` of monsters/renderer
+- this checkout's renderer, `renderer.wsgi:app`;
+- with --baseline REV, the renderer as it was at REV (`git archive` of renderer
   into a temporary directory), so that before and after are measured in one run.
 
 All of them run with GUNICORN_MAX_REQUESTS=0: recycling a worker every ~1,000 requests
@@ -131,7 +131,7 @@ def _in_process(tree: Path, number: int) -> dict:
 
 
 def _in_process_child(number: int) -> None:
-    from monsters.renderer import render
+    from renderer import render
 
     results = {}
     token = secrets.token_hex(4)
@@ -154,7 +154,7 @@ def _baseline_tree(revision: str, directory: Path) -> Path:
     tree = directory / "baseline"
     tree.mkdir()
     archive = subprocess.run(
-        ["git", "archive", revision, "monsters/__init__.py", "monsters/renderer"],
+        ["git", "archive", revision, "monsters/__init__.py", "renderer"],
         cwd=ROOT,
         capture_output=True,
         check=True,
@@ -181,7 +181,7 @@ def main() -> None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
 
     sys.path.insert(0, str(ROOT))
-    from monsters.renderer import render
+    from renderer import render
 
     processes: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -201,7 +201,7 @@ def main() -> None:
             }
             processes.append(servers["ceiling"][0])
             for label, tree in trees.items():
-                servers[label] = _start(tree, "monsters.renderer.wsgi:app", {})
+                servers[label] = _start(tree, "renderer.wsgi:app", {})
                 processes.append(servers[label][0])
             print(
                 f"gunicorn -c gunicorn.conf.py (GUNICORN_MAX_REQUESTS=0) for each; wrk "

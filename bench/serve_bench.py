@@ -4,7 +4,7 @@ Starts four servers under the shipped gunicorn.conf.py on 127.0.0.1, each exactl
 `gunicorn -c gunicorn.conf.py --bind 127.0.0.1:PORT APP` (every GUNICORN_* variable of
 this environment passes through, so `GUNICORN_ACCESS_LOG=off make bench` compares):
 
-- the renderer (`monsters.renderer.wsgi:app`, as compose's `dnmonster` service);
+- the renderer (`renderer.wsgi:app`, as compose's `dnmonster` service);
 - Identidock (`identidock.wsgi`), with DNMONSTER_URL pointing at that renderer, as in
   compose, against the local PostgreSQL and Redis;
 - the ceiling (`bench/ceiling_app.py`): a bare WSGI app answering one recorded cache hit
@@ -78,7 +78,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monsters.renderer import RENDERER_VERSION  # noqa: E402 - needs ROOT on the path
+from renderer import RENDERER_VERSION
 from scripts.stack.ports import free_port  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -1004,9 +1004,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         return running(lambda: _start_server(name, app, environment, directory, ready))
 
     with ExitStack() as stack:
-        renderer = stack.enter_context(
-            start("renderer", "monsters.renderer.wsgi:app", _base_environment())
-        )
+        renderer = stack.enter_context(start("renderer", "renderer.wsgi:app", _base_environment()))
         environment = _app_environment(database_url, redis_url, renderer.url)
         _prepare_storage(environment)
         stack.callback(_flush_redis, redis_url)

@@ -56,7 +56,7 @@ def _start_renderer(port: int, workers: int) -> subprocess.Popen:
         sys.executable,
         "-m",
         "gunicorn",
-        "monsters.renderer.wsgi:app",
+        "renderer.wsgi:app",
         f"--workers={workers}",
         f"--bind=127.0.0.1:{port}",
         "--log-level=warning",
@@ -81,7 +81,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _renderer_seconds(url: str, count: int, concurrency: int, size: int) -> float:
     """Seconds for `count` new ids through the warmer's own HTTP client, `concurrency` at once."""
-    from monsters import sources
+    from monsters.guards import sources
 
     source = sources.DnmonsterSource(
         revision="dnmonster", base_url=url, connect_timeout=1.0, read_timeout=5.0

@@ -101,7 +101,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Methods, body types and sizes, before anything reads a body or a CSRF token.
-    "monsters.middleware.RequestShapeMiddleware",
+    "monsters.web.middleware.RequestShapeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,7 +109,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "monsters.content_policy.ContentSecurityPolicyMiddleware",  # django-csp's, cheaper
+    "monsters.web.content_policy.ContentSecurityPolicyMiddleware",  # django-csp's, cheaper
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
@@ -125,7 +125,7 @@ AXES_FAILURE_LIMIT = _env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=_env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "monsters.clients.client_address"
+AXES_CLIENT_IP_CALLABLE = "monsters.guards.clients.client_address"
 
 # A strict Content-Security-Policy: our own files only, no inline script or style.
 # Images are exempt from it (a PNG runs nothing) and embeddable anywhere.
@@ -174,13 +174,13 @@ TEMPLATES = [
 
 # Every wait is bounded: a dependency that is stuck costs a request at most its
 # timeout, and after BREAKER_FAILURES failures in a row it is skipped (failing fast)
-# for BREAKER_COOL_DOWN seconds, then probed by one request (monsters/breaker.py).
+# for BREAKER_COOL_DOWN seconds, then probed by one request (monsters/guards/breaker.py).
 BREAKER_FAILURES = _env_int("BREAKER_FAILURES", 3, minimum=1)
 BREAKER_COOL_DOWN = _env_float("BREAKER_COOL_DOWN", 5.0)
 
 # A web miss's audit row is written behind the answer, with the rows of other misses
 # that come in within this many milliseconds (its intent in Redis guards it meanwhile:
-# monsters/audit_writer.py). 0 writes each row before the answer, as without Redis.
+# monsters/audit/writer.py). 0 writes each row before the answer, as without Redis.
 AUDIT_WRITE_BEHIND_MS = _env_int("AUDIT_WRITE_BEHIND_MS", 100)
 
 # How long one /readyz verdict serves every probe of a process (seconds).
@@ -210,7 +210,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The monster cache: one Redis server at REDIS_URL, or the primary that Redis Sentinel
 # names (REDIS_SENTINELS), or local memory when neither is set. An outage, a failover
 # included, degrades to "no cache" (X-Cache: BYPASS) rather than to errors:
-# monsters/cache.py catches Redis's errors itself, behind a breaker, instead of
+# monsters/guards/cache.py catches Redis's errors itself, behind a breaker, instead of
 # django-redis's IGNORE_EXCEPTIONS, which would hide them. CACHE_KEY_PREFIX lets several
 # deployments (or test runs) share one Redis database: `<prefix>:monster:v1:...`.
 REDIS_URL = _env_str("REDIS_URL")
@@ -261,7 +261,7 @@ if REDIS_URL or REDIS_SENTINELS:
         "LOCATION": REDIS_URL or f"redis://{REDIS_SENTINEL_SERVICE}/0",
         "TIMEOUT": None,  # no expiry: Redis evicts least-recently-used entries
         "KEY_PREFIX": CACHE_KEY_PREFIX,
-        "KEY_FUNCTION": "monsters.cache.make_key",
+        "KEY_FUNCTION": "monsters.guards.cache.make_key",
         "OPTIONS": _redis_options,
     }
 else:
@@ -270,7 +270,7 @@ else:
         "LOCATION": "identidock-monsters",
         "TIMEOUT": None,
         "KEY_PREFIX": CACHE_KEY_PREFIX,
-        "KEY_FUNCTION": "monsters.cache.make_key",
+        "KEY_FUNCTION": "monsters.guards.cache.make_key",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
 CACHES: dict[str, dict[str, Any]] = {
@@ -354,10 +354,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "monsters.request_context.RequestIdFilter"},
+        "request_id": {"()": "monsters.web.request_context.RequestIdFilter"},
         "not_an_expected_outage": {
             "()": "django.utils.log.CallbackFilter",
-            "callback": "ext://monsters.log_filters.not_an_expected_outage",
+            "callback": "ext://monsters.web.log_filters.not_an_expected_outage",
         },
     },
     "formatters": {

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monsters.renderer import render  # noqa: E402
+from renderer import render  # noqa: E402
 
 SALT = "UNIQUE_SALT"  # the original app's default salt, so hashes match the web app's
 NAMES = (

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monsters.renderer import render_svg  # noqa: E402
+from renderer import render_svg  # noqa: E402
 from tests.renderer.test_golden import GOLDEN_SVG_SIZE, PINNED, golden_svg_path  # noqa: E402
 
 

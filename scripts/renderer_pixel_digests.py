@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from monsters.renderer import MAX_SIZE, MIN_SIZE, RENDERER_VERSION, render_canvas  # noqa: E402
-from monsters.renderer.sprite import GRID  # noqa: E402
+from renderer import MAX_SIZE, MIN_SIZE, RENDERER_VERSION, render_canvas  # noqa: E402
+from renderer.sprite import GRID  # noqa: E402
 
 OUTPUT = ROOT / "tests" / "renderer" / "pixel_digests.json"
 DIGEST_LENGTH = 16

@@ -14,9 +14,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
-from monsters.renderer import render
-from monsters.renderer.wsgi import app as renderer_app
-from monsters.sources import OUR_ART_REVISION
+from monsters.guards.sources import OUR_ART_REVISION
+from renderer import render
+from renderer.wsgi import app as renderer_app
 from tests import per_run
 from tests.form_client import FormClient
 from tests.ports import free_port

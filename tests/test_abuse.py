@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from monsters import identity, service
+from monsters.images import identity, keys, service
 from monsters.models import Generation
 from tests.form_client import FormClient
 from tests.ports import free_port
@@ -265,5 +265,5 @@ def test_a_refused_render_is_neither_cached_nor_audited(client, renderer_server,
     refused = client.get(monster(2))
     assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
     name_hash = identity.hash_name("guest 2")
-    assert not service.cached_entries([service.Entry(name_hash, 80)])
+    assert not service.cached_specs([keys.Spec(name_hash, 80)])
     assert not Generation.objects.filter(name_hash=name_hash).exists()

@@ -17,7 +17,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_redis import get_redis_connection
 
-from monsters import audit, identity
+from monsters.audit import record as audit
+from monsters.images import identity, keys
 from monsters.models import Generation
 from tests.ports import free_port
 from tests.test_cache_outage import StuckListener, point_cache_at
@@ -300,9 +301,9 @@ def test_a_miss_leaves_its_row_and_no_intent_behind(client, renderer_server, emp
 def test_a_row_whose_process_died_after_caching_its_image_is_written_from_its_intent(
     renderer_server, empty_queue, monkeypatch
 ):
-    from monsters import cache, service
+    from monsters.guards import cache
 
-    ref = service.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
+    ref = keys.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
     generation = audit.new_generation(
         name_hash=ref.name_hash,
         size=80,
@@ -325,9 +326,9 @@ def test_a_row_whose_process_died_after_caching_its_image_is_written_from_its_in
 
 
 def test_an_intent_is_stored_only_with_the_image(renderer_server, empty_queue):
-    from monsters import cache, service
+    from monsters.guards import cache
 
-    ref = service.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
+    ref = keys.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
     fields = audit.intent_of(
         audit.new_generation(
             name_hash=ref.name_hash,
@@ -350,9 +351,9 @@ def test_an_intent_is_stored_only_with_the_image(renderer_server, empty_queue):
 
 
 def test_flush_audit_writes_intents_of_any_age(renderer_server, empty_queue):
-    from monsters import cache, service
+    from monsters.guards import cache
 
-    ref = service.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
+    ref = keys.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
     stream, fields = audit.intent_of(_generation_of(ref.name_hash))
     cache.add_with_intent(ref.key, b"\x89PNG\r\n\x1a\n!", stream=stream, fields=fields)
     assert "wrote 1 queued audit rows" in flush()

@@ -1,4 +1,4 @@
-"""Web misses' audit rows written behind the answer, in batches (monsters/audit_writer.py):
+"""Web misses' audit rows written behind the answer, in batches (monsters/audit/writer.py):
 the answer does not wait for PostgreSQL, every row arrives exactly once, a full batch
 goes at once, a row a flusher already wrote from its intent is not written twice, a
 database that is down sends the batch to the durable queue, and a worker that exits
@@ -16,7 +16,9 @@ import requests
 from django.db import connection
 from prometheus_client import REGISTRY
 
-from monsters import audit, audit_writer, identity
+from monsters.audit import record as audit
+from monsters.audit import writer as audit_writer
+from monsters.images import identity
 from monsters.models import Generation
 from tests import per_run
 from tests.gunicorn_server import gunicorn
@@ -45,7 +47,7 @@ def miss(client, name: str) -> None:
 
 
 @pytest.fixture
-def writer(settings, renderer_server) -> Iterator[audit_writer.Writer]:
+def writer(settings, renderer_server) -> Iterator[audit_writer.Batcher]:
     """This process's writer, empty before and after the test."""
     audit.flush_queue(orphans_after=0)
     settings.AUDIT_WRITE_BEHIND_MS = HOURS
@@ -86,7 +88,7 @@ def test_the_writer_thread_writes_the_rows_once_the_delay_is_over(client, writer
 
 
 def test_a_full_batch_is_written_without_waiting_for_the_delay(client, writer, monkeypatch):
-    monkeypatch.setattr(audit_writer, "WRITE_BATCH", 5)
+    monkeypatch.setattr(writer, "size", 5)
     for n in range(4):
         miss(client, f"guest {n}")
     time.sleep(0.3)

@@ -13,7 +13,7 @@ import pytest
 from django.core.cache import caches
 from django_redis.cache import RedisCache
 
-from monsters import identity
+from monsters.images import identity
 from monsters.models import Generation
 from tests.gunicorn_server import gunicorn
 

@@ -16,7 +16,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from monsters import identity, service
+from monsters.images import identity, keys, service
 from monsters.models import Generation
 from tests.ports import free_port
 
@@ -171,5 +171,5 @@ def test_caching_resumes_by_itself_when_redis_is_back(
 
 
 def test_warm_cache_checks_say_nothing_is_cached_while_redis_is_down(redis_refused):
-    assert service.cached_entries([service.Entry(MOBY, 80)]) == set()
+    assert service.cached_specs([keys.Spec(MOBY, 80)]) == set()
     assert service.cache_answers() is False

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from monsters.renderer import RENDERER_VERSION
+from renderer import RENDERER_VERSION
 from scripts.stack import StackError, compose, proxy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -335,7 +335,7 @@ def test_renderer_is_our_wsgi_app_under_gunicorn_on_8080():
     dnmonster = _service("dnmonster")
     command = dnmonster["command"]
     assert command[0] == "gunicorn"
-    assert command[-1] == "monsters.renderer.wsgi:app"
+    assert command[-1] == "renderer.wsgi:app"
     assert command[command.index("--bind") + 1] == "0.0.0.0:8080"
     assert command[command.index("--config") + 1] == "gunicorn.conf.py"
     assert "ports" not in dnmonster  # reachable by identidock only

@@ -1,5 +1,5 @@
 """The Content-Security-Policy middleware: django-csp's headers, its policies built
-once per process (monsters/content_policy.py)."""
+once per process (monsters/web/content_policy.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from csp.decorators import csp_exempt, csp_update
 from csp.middleware import CSPMiddleware
 from django.http import HttpResponse
 
-from monsters.content_policy import ContentSecurityPolicyMiddleware
+from monsters.web.content_policy import ContentSecurityPolicyMiddleware
 
 POLICY = {"DIRECTIVES": {"default-src": [SELF], "object-src": [NONE]}}
 
@@ -91,5 +91,5 @@ def test_a_nonce_asked_for_after_the_header_is_written_is_refused(rf, settings):
 
 
 def test_the_shipped_settings_use_it(settings):
-    assert "monsters.content_policy.ContentSecurityPolicyMiddleware" in settings.MIDDLEWARE
+    assert "monsters.web.content_policy.ContentSecurityPolicyMiddleware" in settings.MIDDLEWARE
     assert "csp.middleware.CSPMiddleware" not in settings.MIDDLEWARE

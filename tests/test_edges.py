@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.test import RequestFactory
 
 from identidock.wsgi import django_application
-from monsters import clients, identity, rate_limit, service
-from monsters.fast_images import FastImages
+from monsters.guards import clients, rate_limit
+from monsters.images import identity, keys
+from monsters.images.front import FastImages
 from tests.test_fast_images import call
 
 MOBY = identity.hash_name("Moby Dock")
@@ -24,7 +25,7 @@ def test_without_redis_the_limiter_keeps_its_buckets_in_this_process(settings):
         "monsters": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "edges",
-            "KEY_FUNCTION": "monsters.cache.make_key",
+            "KEY_FUNCTION": "monsters.guards.cache.make_key",
         },
     }
     limit = rate_limit.Limit("edge-test", per_minute=1, burst=2)
@@ -40,7 +41,7 @@ def test_hsts_on_a_secure_image_answer_is_the_same_in_both_layers(renderer_serve
     settings.SECURE_HSTS_SECONDS = 600
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     settings.SECURE_HSTS_PRELOAD = True
-    query = f"size=80&v={service.current_revision()}"
+    query = f"size=80&v={keys.current_revision()}"
     call(django_application, f"/monster/{MOBY}", query)  # cached now
     layer = call(
         FastImages(django_application), f"/monster/{MOBY}", query, X_Forwarded_Proto="https"

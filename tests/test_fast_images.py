@@ -9,8 +9,9 @@ from http import HTTPStatus
 import pytest
 
 from identidock.wsgi import django_application
-from monsters import cache, identity, service
-from monsters.fast_images import FastImages
+from monsters.guards import cache
+from monsters.images import identity, keys, service
+from monsters.images.front import FastImages
 from monsters.models import Generation
 from tests import wsgi_calls
 from tests.wsgi_calls import CountingDjango
@@ -33,7 +34,7 @@ def fast(renderer_server):
 
 
 def current_query(size: int = 80) -> str:
-    return f"size={size}&v={service.current_revision()}"
+    return f"size={size}&v={keys.current_revision()}"
 
 
 def test_a_hit_is_answered_without_django_exactly_as_django_answers_it(fast):
@@ -65,7 +66,7 @@ def test_a_hit_is_answered_without_django_exactly_as_django_answers_it(fast):
 )
 def test_hits_and_304s_match_django_header_for_header(fast, query):
     layer, django = fast
-    query = query.replace("CURRENT", service.current_revision())
+    query = query.replace("CURRENT", keys.current_revision())
     first = call(django_application, query=query)
     etag = dict(first[1])["ETag"]
     for request in ({}, {"If_None_Match": etag}, {"If_None_Match": f'W/{etag}, "other"'}):
@@ -81,38 +82,89 @@ def test_hits_and_304s_match_django_header_for_header(fast, query):
 
 def test_a_304_needs_no_cache_read(fast, monkeypatch):
     layer, _ = fast
-    etag = service.locate(name_hash=MOBY, size=80).etag
+    etag = keys.locate(name_hash=MOBY, size=80).etag
     monkeypatch.setattr(cache, "get", lambda key: pytest.fail("the cache was read"))
     status, headers, body = call(layer, query=current_query(), If_None_Match=etag)
     assert (status, body) == ("304 Not Modified", b"")
     assert dict(headers)["Cache-Control"] == "public, max-age=31536000, immutable"
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("extension", ["", ".png", ".svg", ".webp"])
 @pytest.mark.parametrize(
-    ("path", "query", "method"),
+    "query",
     [
-        (PATH, "v=an-old-revision", "GET"),  # redirect to the current revision
-        (PATH, "size=80&v=", "GET"),  # an empty revision is an old one
-        (PATH, "size=80&v=CURRENT&v=old", "GET"),  # the last one counts, as in Django
-        (PATH, "size=80%00&v=CURRENT", "GET"),
-        (PATH, "size=8", "GET"),
-        (PATH, "size=80abc", "GET"),
-        (PATH, "size=%EF%BC%98%EF%BC%90", "GET"),  # fullwidth digits
-        (PATH.upper(), "", "GET"),
-        (PATH[:-1], "", "GET"),
-        (PATH + "/", "", "GET"),
-        ("/monster/..%2F" + MOBY[5:], "", "GET"),
-        (PATH, "", "POST"),
-        (PATH, "", "PUT"),
-        ("/healthz", "", "GET"),
+        "v=an-old-revision",  # redirect to the current revision
+        "size=80&v=",  # an empty revision is an old one
+        "size=80&v=CURRENT&v=old",  # the last one counts, as in Django
+        "size=80%00&v=CURRENT",
+        "size=8",
+        "size=80abc",
+        "size=%EF%BC%98%EF%BC%90",  # fullwidth digits
     ],
 )
-def test_everything_else_is_handed_to_django_unchanged(fast, path, query, method):
+def test_redirects_and_refusals_are_the_same_from_the_layer_as_from_django(
+    fast, extension, query, method
+):
     layer, django = fast
-    query = query.replace("CURRENT", service.current_revision())
+    path, query = PATH + extension, query.replace("CURRENT", keys.current_revision())
+    calls = django.calls
+    from_layer = call(layer, path, query, method)
+    assert from_layer == call(django_application, path, query, method)
+    assert django.calls == calls  # the one image function answered in the layer
+    assert from_layer[0].startswith(("302", "400"))
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("extension", ["", ".png", ".svg", ".webp"])
+@pytest.mark.parametrize("cached", [True, False], ids=["hit", "miss"])
+def test_a_body_is_refused_alike_hit_or_miss_from_either_layer(fast, extension, cached, method):
+    """No answer to an image request with a body tells a cached image from one that is
+    not (it would be a free oracle: nothing drawn, audited or rate limited)."""
+    layer, django = fast
+    path, query = PATH + extension, current_query()
+    if cached:
+        assert call(django_application, path, query)[0] == "200 OK"
+    body = b"size=80"
+    form = {"CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": "7"}
+    from_layer = wsgi_calls.call(layer, path, query, method, body, **form)
+    from_django = wsgi_calls.call(django_application, path, query, method, body, **form)
+    assert from_layer == from_django
+    assert from_layer[0] == "400 Bad Request"
+    assert ("X-Cache", "HIT") not in from_layer[1]
+    assert from_layer[2] == (b"" if method == "HEAD" else b"An image request takes no body.\n")
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["hit", "miss"])
+def test_a_body_of_any_type_is_refused_alike(fast, cached):
+    layer, _ = fast
+    if cached:
+        call(django_application, query=current_query())
+    extra = {"CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "2"}
+    status, _, body = wsgi_calls.call(
+        django_application, PATH, current_query(), "GET", b"{}", **extra
+    )
+    assert (status, body) == ("400 Bad Request", b"An image request takes no body.\n")
+    assert wsgi_calls.call(layer, PATH, current_query(), "GET", b"{}", **extra)[0] == status
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        (PATH.upper(), "GET"),
+        (PATH[:-1], "GET"),
+        (PATH + "/", "GET"),
+        ("/monster/..%2F" + MOBY[5:], "GET"),
+        (PATH, "POST"),
+        (PATH, "PUT"),
+        ("/healthz", "GET"),
+    ],
+)
+def test_everything_else_is_handed_to_django_unchanged(fast, path, method):
+    layer, django = fast
     call(django_application)  # Moby cached: only the request decides who answers
     calls = django.calls
-    assert call(layer, path, query, method) == call(django_application, path, query, method)
+    assert call(layer, path, "", method) == call(django_application, path, "", method)
     assert django.calls == calls + 1
 
 
@@ -120,7 +172,7 @@ def test_everything_else_is_handed_to_django_unchanged(fast, path, query, method
 @pytest.mark.parametrize("query", ["", "size=256", "size=40&v=CURRENT"])
 def test_every_formats_hits_and_304s_match_django_header_for_header(fast, extension, query):
     layer, django = fast
-    path, query = PATH + extension, query.replace("CURRENT", service.current_revision())
+    path, query = PATH + extension, query.replace("CURRENT", keys.current_revision())
     first = call(django_application, path, query)
     assert first[0] == "200 OK"
     etag = dict(first[1])["ETag"]
@@ -135,16 +187,16 @@ def test_every_formats_hits_and_304s_match_django_header_for_header(fast, extens
     )
 
 
-def test_a_format_the_renderer_cannot_give_is_left_to_django(fast, settings):
+def test_a_format_the_renderer_cannot_give_is_refused_alike_by_both_layers(fast, settings):
     layer, django = fast
     settings.DNMONSTER_REVISION = "amouat-1.0"
-    etag = service.locate(name_hash=MOBY, size=80, fmt="svg").etag
+    etag = keys.locate(name_hash=MOBY, size=80, fmt="svg").etag
     for request in ({}, {"If_None_Match": etag}):
         calls = django.calls
         answer = call(layer, PATH + ".svg", **request)
         assert answer[0] == "406 Not Acceptable"
         assert answer == call(django_application, PATH + ".svg", **request)
-        assert django.calls == calls + 1
+        assert django.calls == calls
 
 
 @pytest.mark.parametrize(
@@ -160,13 +212,15 @@ def test_other_extensions_are_handed_to_django_unchanged(fast, path):
     assert django.calls == calls + 1
 
 
-def test_a_head_hit_is_answered_like_django_and_the_server_drops_the_body(fast):
+def test_a_head_hit_is_answered_like_django_with_no_body_but_the_images_length(fast):
     layer, django = fast
-    call(django_application, query=current_query())
+    image = call(django_application, query=current_query())[2]
     calls = django.calls
     head = call(layer, query=current_query(), method="HEAD")
     assert head == call(django_application, query=current_query(), method="HEAD")
     assert django.calls == calls
+    assert head[2] == b""
+    assert dict(head[1])["Content-Length"] == str(len(image))
 
 
 def test_a_host_django_does_not_serve_is_left_to_django(fast):
@@ -230,7 +284,7 @@ def test_the_shipped_wsgi_application_is_the_fast_layer():
     from identidock import wsgi
 
     assert isinstance(wsgi.application.application, FastImages)
-    # What it wraps (the page layer, then Django): tests/test_fast_page.py.
+    assert wsgi.application.application.application is django_application
 
 
 # --- The in-process tier ----------------------------------------------------------------
@@ -250,7 +304,7 @@ def test_a_hit_from_the_process_tier_needs_no_redis(client, renderer_server, pro
     url = f"{PATH}?{current_query()}"
     assert client.get(url)["X-Cache"] == "MISS"
     # Redis loses the entry; this process still has it.
-    cache._backend().delete(service.locate(name_hash=MOBY, size=80).key)
+    cache._backend().delete(keys.locate(name_hash=MOBY, size=80).key)
     response = client.get(url)
     assert response.status_code == HTTPStatus.OK and response["X-Cache"] == "HIT"
     assert process_tier.hits == 1
@@ -269,7 +323,7 @@ def test_the_process_tier_is_bounded_in_bytes_and_keeps_the_most_recent(process_
 def test_eviction_reaches_this_processs_tier(client, renderer_server, process_tier):
     url = f"{PATH}?{current_query()}"
     client.get(url)
-    service.evict_entries([service.Entry(MOBY, 80)])
+    service.evict_specs([keys.Spec(MOBY, 80)])
     assert client.get(url)["X-Cache"] == "MISS"
 
 

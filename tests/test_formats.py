@@ -12,9 +12,10 @@ import pytest
 from django.db import connection
 from PIL import Image
 
-from monsters import identity, renderer, service
+import renderer
+from monsters.guards.sources import OUR_ART_REVISION
+from monsters.images import identity, keys, service
 from monsters.models import Generation
-from monsters.sources import OUR_ART_REVISION
 from tests.form_client import FormClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,8 +34,8 @@ def pixels(data: bytes) -> bytes:
 
 
 def nothing_cached_or_audited() -> bool:
-    entries = [service.Entry(MOBY, 80, fmt) for fmt in CONTENT_TYPES]
-    return not service.cached_entries(entries) and not Generation.objects.exists()
+    entries = [keys.Spec(MOBY, 80, fmt) for fmt in CONTENT_TYPES]
+    return not service.cached_specs(entries) and not Generation.objects.exists()
 
 
 @pytest.mark.parametrize("fmt", ["png", "svg", "webp"])
@@ -84,11 +85,11 @@ def test_png_with_an_extension_is_the_bare_urls_image_and_cache_entry(client, re
 
 
 def test_png_keys_are_the_keys_from_before_formats_the_others_add_a_suffix(renderer_server):
-    revision = service.current_revision()
+    revision = keys.current_revision()
     stem = f"monster:v1:{revision}:80:{MOBY}"
-    keys = {fmt: service.locate(name_hash=MOBY, size=80, fmt=fmt).key for fmt in CONTENT_TYPES}
-    assert keys == {"png": stem, "svg": f"{stem}.svg", "webp": f"{stem}.webp"}
-    assert service.locate(name_hash=MOBY, size=80).key == stem
+    by_format = {fmt: keys.locate(name_hash=MOBY, size=80, fmt=fmt).key for fmt in CONTENT_TYPES}
+    assert by_format == {"png": stem, "svg": f"{stem}.svg", "webp": f"{stem}.webp"}
+    assert keys.locate(name_hash=MOBY, size=80).key == stem
 
 
 def test_each_format_has_its_own_etag(client, renderer_server):
@@ -98,7 +99,7 @@ def test_each_format_has_its_own_etag(client, renderer_server):
 
 @pytest.mark.parametrize("fmt", ["svg", "webp"])
 def test_a_matching_etag_gets_304_with_the_same_caching_headers(client, renderer_server, fmt):
-    current = f"{url(fmt)}?size=80&v={service.current_revision()}"
+    current = f"{url(fmt)}?size=80&v={keys.current_revision()}"
     full = client.get(current)
     again = client.get(current, HTTP_IF_NONE_MATCH=full["ETag"])
     assert again.status_code == HTTPStatus.NOT_MODIFIED
@@ -159,7 +160,7 @@ def test_svg_of_another_renderers_art_is_406_with_a_one_line_reason(client, fore
 
 
 def test_the_406_comes_before_redirects_and_revalidations(client, foreign_art):
-    etag = service.locate(name_hash=MOBY, size=80, fmt="svg").etag
+    etag = keys.locate(name_hash=MOBY, size=80, fmt="svg").etag
     for query in ({"v": "identidock-r1"}, {"v": "amouat-1.0"}):
         assert client.get(url("svg"), query).status_code == HTTPStatus.NOT_ACCEPTABLE
     revalidated = client.get(url("svg"), HTTP_IF_NONE_MATCH=etag)
@@ -199,9 +200,9 @@ def test_misses_in_every_format_share_the_clients_rate_limit(
     assert client.get(url(fmt))["X-Cache"] == "HIT"
 
 
-def _get_in_thread(fmt: str) -> service.Identicon:
+def _get_in_thread(fmt: str) -> service.Picture:
     try:
-        return service.get_identicon(service.locate(name_hash=MOBY, size=64, fmt=fmt))
+        return service.get_picture(keys.locate(name_hash=MOBY, size=64, fmt=fmt))
     finally:
         connection.close()
 

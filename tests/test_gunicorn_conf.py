@@ -207,7 +207,7 @@ def test_a_served_request_is_logged_only_while_the_access_log_is_on(tmp_path, sw
     with stdout.open("wb") as out:
         server = subprocess.Popen(
             [str(GUNICORN), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}"]
-            + ["monsters.renderer.wsgi:app"],
+            + ["renderer.wsgi:app"],
             cwd=ROOT,
             env=environment,
             stdout=out,

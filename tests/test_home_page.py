@@ -7,8 +7,9 @@ import pytest
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 
-from monsters import home_page, identity, service
-from monsters.forms import NameForm
+from monsters.images import identity, keys
+from monsters.web import home_page
+from monsters.web.forms import NameForm
 from tests.form_client import FormClient
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def test_get_shows_the_form_with_joe_bloggs_and_his_monster(client):
     assert '<label for="id_name">Hello</label>' in html
     assert 'value="Joe Bloggs"' in html
     assert "You look like a:" in html
-    revision = service.current_revision()
+    revision = keys.current_revision()
     assert _monster_src(html) == f"/monster/{JOE_BLOGGS_HASH}?size=80&amp;v={revision}"
     assert f'srcset="/monster/{JOE_BLOGGS_HASH}?size=160&amp;v={revision} 2x"' in html
     assert 'width="80" height="80"' in html
@@ -42,7 +43,7 @@ def test_post_shows_that_names_monster_and_keeps_the_name(client):
     assert response.status_code == HTTPStatus.OK
     assert 'value="Moby Dock"' in html
     moby = identity.hash_name("Moby Dock")
-    assert _monster_src(html) == f"/monster/{moby}?size=80&amp;v={service.current_revision()}"
+    assert _monster_src(html) == f"/monster/{moby}?size=80&amp;v={keys.current_revision()}"
 
 
 def test_name_is_stripped_before_hashing(client):
@@ -117,7 +118,7 @@ def test_page_links_its_own_stylesheet_and_no_cdn(client):
     assert "https://" not in html and "http://" not in html
 
 
-# --- The page rendered once, filled in per request (monsters/home_page.py) -----------
+# --- The page rendered once, filled in per request (monsters/web/home_page.py) -----------
 
 
 @pytest.mark.parametrize(

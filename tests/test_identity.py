@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from monsters import identity
+from monsters.images import identity
 
 # Pinned from the original Flask app: sha256(b"UNIQUE_SALT" + name).hexdigest().
 MOBY_DOCK_HASH = "e42fa5763f232a090b14609233d3689f4e8da3e03c8b3e218b494b61b3960ec6"

@@ -26,7 +26,7 @@ import yaml
 from django.conf import settings
 from django.core.management import get_commands, load_command_class
 
-from monsters.renderer import RENDERER_VERSION
+from renderer import RENDERER_VERSION
 from scripts import k8s_check
 
 ROOT = Path(__file__).resolve().parent.parent

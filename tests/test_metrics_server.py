@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from monsters import identity
+from monsters.images import identity
 from tests import gunicorn_server
 from tests.ports import free_port
 

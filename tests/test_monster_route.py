@@ -9,7 +9,7 @@ from http import HTTPStatus
 import pytest
 from PIL import Image
 
-from monsters import identity, service
+from monsters.images import identity, keys
 from monsters.models import Generation
 
 pytestmark = pytest.mark.django_db
@@ -126,7 +126,7 @@ def test_304_carries_the_same_caching_headers_as_the_200(client, renderer_server
     ],
 )
 def test_immutable_only_where_the_url_names_the_current_revision(client, renderer_server, query):
-    current = service.current_revision()
+    current = keys.current_revision()
     response = client.get(URL + query.replace("CURRENT", current))
     fixed_bytes = f"v={current}" in query.replace("CURRENT", current)
     immutable = "immutable" in response.get("Cache-Control", "")

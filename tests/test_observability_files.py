@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from prometheus_client.registry import REGISTRY
 
-from monsters import metrics  # noqa: F401  (registers the metrics)
-
 ROOT = Path(__file__).resolve().parent.parent
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 DASHBOARD = ROOT / "deploy" / "grafana" / "identidock-dashboard.json"

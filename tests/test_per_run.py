@@ -13,7 +13,8 @@ from django.db import connection
 from django_redis import get_redis_connection
 from psycopg2 import sql
 
-from monsters import cache, service
+from monsters.guards import cache
+from monsters.images import keys
 from tests import per_run
 
 
@@ -63,7 +64,7 @@ def test_the_run_has_a_test_database_of_its_own():
 
 
 def test_the_runs_monsters_are_cached_under_a_prefix_of_its_own():
-    key = service.monster_key(revision="builtin-r1", size=80, name_hash="a" * 64)
+    key = keys.monster_key(revision="builtin-r1", size=80, name_hash="a" * 64)
     cache.add(key, b"png")
     assert per_run.cached_keys() == [f"{per_run.cache_key_prefix()}:{key}".encode()]
 
@@ -73,7 +74,7 @@ def test_emptying_the_cache_leaves_another_runs_monsters_alone():
     redis = get_redis_connection("monsters")
     redis.set(other, b"png")
     try:
-        cache.add(service.monster_key(revision="builtin-r1", size=80, name_hash="a" * 64), b"png")
+        cache.add(keys.monster_key(revision="builtin-r1", size=80, name_hash="a" * 64), b"png")
         per_run.empty_monster_cache()
         assert per_run.cached_keys() == []
         assert redis.get(other) == b"png"
@@ -108,7 +109,7 @@ def test_a_running_runs_database_and_monsters_are_left_alone():
 
 @pytest.mark.django_db
 def test_the_runs_own_database_and_monsters_are_never_swept():
-    cache.add(service.monster_key(revision="builtin-r1", size=80, name_hash="e" * 64), b"png")
+    cache.add(keys.monster_key(revision="builtin-r1", size=80, name_hash="e" * 64), b"png")
     assert per_run.token() not in per_run.sweep_abandoned_runs()
     assert _database_exists(connection.settings_dict["NAME"])
     assert len(per_run.cached_keys()) == 1
@@ -121,7 +122,7 @@ def test_databases_of_other_names_are_never_swept():
 
 
 def test_a_deployments_cache_key_prefix_keeps_its_monsters_apart(settings):
-    key = service.monster_key(revision="builtin-r1", size=80, name_hash="f" * 64)
+    key = keys.monster_key(revision="builtin-r1", size=80, name_hash="f" * 64)
     cache.add(key, b"ours")
     settings.CACHES = {
         **settings.CACHES,

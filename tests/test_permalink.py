@@ -8,7 +8,7 @@ from http import HTTPStatus
 
 import pytest
 
-from monsters import identity, service
+from monsters.images import identity, keys
 from tests.form_client import FormClient
 
 pytestmark = pytest.mark.django_db
@@ -35,14 +35,14 @@ def test_the_page_shows_the_monster_and_never_the_name(client, renderer_server):
     assert response.status_code == HTTPStatus.OK
     content = response.content.decode()
     assert NAME not in content and "Grace" not in content
-    assert f'src="/monster/{GRACE}?size=80&amp;v={service.current_revision()}"' in content
+    assert f'src="/monster/{GRACE}?size=80&amp;v={keys.current_revision()}"' in content
     assert "<h1" in content and "A monster from Identidock" in content
 
 
 def test_downloads_are_versioned_urls_in_each_format_with_a_file_name(client, renderer_server):
     content = client.get(PAGE).content.decode()
     links = re.findall(r'<a class="download" href="([^"]+)" download="([^"]+)">', content)
-    revision = service.current_revision()
+    revision = keys.current_revision()
     short = GRACE[:12]
     assert [(html.unescape(href), name) for href, name in links] == [
         (f"/monster/{GRACE}.png?size=80&v={revision}", f"identidock-{short}-80.png"),
@@ -83,7 +83,7 @@ def test_open_graph_tags_preview_the_monster_at_512_px(client):
     assert meta(content, "og:title") == "A monster from Identidock"
     assert meta(content, "og:url") == f"http://testserver{PAGE}"
     assert meta(content, "og:image") == (
-        f"http://testserver/monster/{GRACE}.png?size=512&v={service.current_revision()}"
+        f"http://testserver/monster/{GRACE}.png?size=512&v={keys.current_revision()}"
     )
     assert (meta(content, "og:image:width"), meta(content, "og:image:height")) == ("512", "512")
     assert meta(content, "og:image:type") == "image/png"

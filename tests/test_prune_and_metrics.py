@@ -14,9 +14,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from monsters import identity, metrics
+from monsters import metrics
+from monsters.images import identity
 from monsters.models import Generation
-from monsters.request_context import route_of
+from monsters.web.request_context import route_of
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +111,7 @@ def test_a_request_id_from_the_proxy_is_kept_and_a_missing_one_is_made():
 
 def test_forked_workers_make_ids_of_their_own():
     """Gunicorn forks its workers from one process: each must draw its own ids."""
-    from monsters.request_context import _new_id
+    from monsters.web.request_context import _new_id
 
     with multiprocessing.get_context("fork").Pool(2) as workers:
         ids = workers.map(_ids, [5, 5])
@@ -119,7 +120,7 @@ def test_forked_workers_make_ids_of_their_own():
 
 
 def _ids(count: int) -> list[str]:
-    from monsters.request_context import _new_id
+    from monsters.web.request_context import _new_id
 
     return [_new_id() for _ in range(count)]
 

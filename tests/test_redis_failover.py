@@ -27,8 +27,9 @@ from django.core.cache import caches
 from django.db import connection
 from django.test import Client
 
-from monsters import cache, service
-from monsters.breaker import all_breakers
+from monsters.guards import cache
+from monsters.guards.breaker import all_breakers
+from monsters.images import keys
 from scripts.failover.drill import Load, figures, new_monster_path
 from scripts.failover.topology import Topology
 
@@ -90,7 +91,7 @@ def _fetch(path: str) -> tuple[int, str]:
 def _stored_key(path: str) -> str:
     """The Redis key of the monster at `path` (/monster/<hash>?size=80)."""
     name_hash = path.split("/")[2].split("?")[0]
-    return str(caches["monsters"].make_key(service.locate(name_hash=name_hash, size=80).key))
+    return str(caches["monsters"].make_key(keys.locate(name_hash=name_hash, size=80).key))
 
 
 def _cache_breaker(topology: Topology, side: str):

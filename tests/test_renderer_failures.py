@@ -18,9 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core.cache import caches
 
-from monsters import identity, service, sources
+from monsters.guards import sources
+from monsters.images import identity, keys, service
 from monsters.models import Generation
-from monsters.renderer import render
+from renderer import render
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ URL = f"/monster/{MOBY}"
 
 
 def _nothing_cached_or_recorded() -> bool:
-    key = service.locate(name_hash=MOBY, size=80).key
+    key = keys.locate(name_hash=MOBY, size=80).key
     return caches["monsters"].get(key) is None and not Generation.objects.exists()
 
 
@@ -67,7 +68,7 @@ def test_renderer_answering_garbage_is_503(client, bad_renderer, mode):
 def test_failures_raise_source_errors_from_the_service(bad_renderer):
     bad_renderer.mode = "html"
     with pytest.raises(sources.InvalidImage):
-        service.get_identicon(service.locate(name_hash=MOBY, size=80))
+        service.get_picture(keys.locate(name_hash=MOBY, size=80))
 
 
 def test_read_timeouts_are_not_retried(client, bad_renderer):

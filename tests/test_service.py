@@ -1,4 +1,4 @@
-"""monsters.service: the one orchestrator and the one home of keys and ETags,
+"""monsters.images.service: the one orchestrator and the one home of keys and ETags,
 exercised without the web layer."""
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ import pytest
 from django.core.cache import caches
 from django.db import connection
 
-from monsters import identity, renderer, service
+import renderer
+from monsters.audit.writer import Batcher
+from monsters.images import identity, keys, service
+from monsters.images.keys import Spec
 from monsters.models import Generation
-from monsters.service import Entry
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,8 +21,8 @@ MOBY = identity.hash_name("Moby Dock")
 JOE = identity.hash_name("Joe Bloggs")
 
 
-def moby(size: int = 80) -> service.MonsterRef:
-    return service.locate(name_hash=MOBY, size=size)
+def moby(size: int = 80) -> keys.Address:
+    return keys.locate(name_hash=MOBY, size=size)
 
 
 def test_cache_key_names_the_schema_revision_size_and_hash(renderer_server, settings):
@@ -45,28 +47,28 @@ def test_an_http_renderer_without_a_revision_setting_has_a_revision_of_its_own(
 
 def test_entries_are_stored_under_their_key_without_expiry(renderer_server):
     ref = moby()
-    service.get_identicon(ref)
+    service.get_picture(ref)
     backend = caches["monsters"]
     assert backend.get(ref.key) is not None
     assert backend.ttl(ref.key) is None  # no expiry: Redis evicts by LRU
 
 
 def test_origin_is_recorded(renderer_server):
-    service.get_identicon(moby(), origin=Generation.Origin.WARM)
+    service.get_picture(moby(), origin=Generation.Origin.WARM)
     assert Generation.objects.get().origin == "warm"
 
 
 def test_force_regenerates_a_cached_entry_and_records_it(renderer_server):
-    service.get_identicon(moby())
-    again = service.get_identicon(moby(), force=True)
+    service.get_picture(moby())
+    again = service.get_picture(moby(), force=True)
     assert again.cache_hit is False
     assert renderer_server.count == 2
     assert Generation.objects.count() == 2
 
 
-def _get_in_thread(size: int) -> service.Identicon:
+def _get_in_thread(size: int) -> service.Picture:
     try:
-        return service.get_identicon(moby(size))
+        return service.get_picture(moby(size))
     finally:
         connection.close()  # each thread has its own connection; leave none open
 
@@ -81,11 +83,11 @@ def test_concurrent_misses_for_one_key_record_one_generation(renderer_server):
 def test_etag_is_known_without_touching_the_cache(renderer_server):
     ref = moby()
     assert caches["monsters"].get(ref.key) is None
-    assert service.get_identicon(ref).ref.etag == ref.etag
+    assert service.get_picture(ref).address.etag == ref.etag
 
 
 def test_etag_differs_by_hash_size_and_revision(renderer_server, settings):
-    etags = {moby().etag, moby(81).etag, service.locate(name_hash=JOE, size=80).etag}
+    etags = {moby().etag, moby(81).etag, keys.locate(name_hash=JOE, size=80).etag}
     settings.DNMONSTER_REVISION = "amouat-1.0"
     etags.add(moby().etag)
     assert len(etags) == 4
@@ -93,22 +95,22 @@ def test_etag_differs_by_hash_size_and_revision(renderer_server, settings):
 
 def test_generate_identicon_stores_and_records_without_reading_the_cache(renderer_server):
     ref = moby()
-    assert service.generate_identicon(ref, origin="warm") is True
+    assert service.generate_picture(ref, origin="warm") is True
     assert caches["monsters"].get(ref.key) is not None
     assert Generation.objects.get().origin == "warm"
 
 
 def test_generate_identicon_records_nothing_when_another_writer_cached_it_first(renderer_server):
-    service.get_identicon(moby())
-    assert service.generate_identicon(moby(), origin="warm") is False
+    service.get_picture(moby())
+    assert service.generate_picture(moby(), origin="warm") is False
     assert renderer_server.count == 2  # rendered, but lost the SET NX
     assert list(Generation.objects.values_list("origin", flat=True)) == ["web"]
 
 
 def test_audit_batch_writes_when_full_and_the_rest_on_flush(renderer_server):
-    audit = service.AuditBatch(size=2)
+    audit = Batcher(size=2)
     for size in (16, 32, 48):
-        service.generate_identicon(moby(size), origin="warm", audit=audit)
+        service.generate_picture(moby(size), origin="warm", audit=audit)
         audit.write_if_full()
     assert sorted(Generation.objects.values_list("size", flat=True)) == [16, 32]
     audit.flush()
@@ -116,27 +118,27 @@ def test_audit_batch_writes_when_full_and_the_rest_on_flush(renderer_server):
 
 
 def test_cached_entries_answers_which_entries_are_cached(renderer_server):
-    service.get_identicon(moby())
-    asked = [Entry(MOBY, 80), Entry(MOBY, 64), Entry(JOE, 80)]
-    assert service.cached_entries(asked) == {Entry(MOBY, 80)}
+    service.get_picture(moby())
+    asked = [Spec(MOBY, 80), Spec(MOBY, 64), Spec(JOE, 80)]
+    assert service.cached_specs(asked) == {Spec(MOBY, 80)}
 
 
 def test_evict_deletes_only_what_is_cached_and_keeps_the_audit_rows(renderer_server):
-    service.get_identicon(moby())
-    report = service.evict_entries([Entry(MOBY, 80), Entry(JOE, 80)])
+    service.get_picture(moby())
+    report = service.evict_specs([Spec(MOBY, 80), Spec(JOE, 80)])
     assert report == service.EvictReport(evicted=1, not_cached=1)
-    assert service.cached_entries([Entry(MOBY, 80)]) == set()
+    assert service.cached_specs([Spec(MOBY, 80)]) == set()
     assert Generation.objects.count() == 1
 
 
 def test_renderer_revision_keeps_each_renderers_monsters_apart(renderer_server, settings):
     before = moby()
-    service.get_identicon(before)
+    service.get_picture(before)
     settings.DNMONSTER_REVISION = "amouat-1.0"
     after = moby()
     assert after.etag != before.etag
     # Not served from the other renderer's entry: generated again, under its own key.
-    assert service.get_identicon(after).cache_hit is False
+    assert service.get_picture(after).cache_hit is False
     assert caches["monsters"].get(after.key) is not None
     assert caches["monsters"].get(before.key) is not None
 

@@ -12,8 +12,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from monsters import health, identity
+from monsters.images import identity
 from monsters.models import Generation
+from monsters.web import health
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

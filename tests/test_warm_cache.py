@@ -16,9 +16,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from PIL import Image
 
-from monsters import cache, identity, renderer, service
+import renderer
+from monsters.guards import cache
+from monsters.images import identity, keys, service
+from monsters.images.keys import Spec
 from monsters.models import Generation
-from monsters.service import Entry
 from monsters.warming import engine, inputs
 from tests import per_run
 from tests.ports import free_port
@@ -44,11 +46,11 @@ def warm_failing(*args: str, **options) -> tuple[int, str, str]:
 
 
 def cached_png(name_hash: str, size: int = 80) -> bytes | None:
-    return caches["monsters"].get(service.locate(name_hash=name_hash, size=size).key)
+    return caches["monsters"].get(keys.locate(name_hash=name_hash, size=size).key)
 
 
 def generate(name_hash: str, size: int = 80) -> None:
-    service.get_identicon(service.locate(name_hash=name_hash, size=size))
+    service.get_picture(keys.locate(name_hash=name_hash, size=size))
 
 
 def recorded() -> list[tuple[str, int, str]]:
@@ -157,7 +159,7 @@ def test_names_file_and_audit_log_combine(renderer_server, tmp_path):
 
 def test_the_builtin_renderer_is_used_when_no_renderer_url_is_set():
     warm("Moby Dock")
-    assert service.current_revision() == f"builtin-r{renderer.RENDERER_VERSION}"
+    assert keys.current_revision() == f"builtin-r{renderer.RENDERER_VERSION}"
     assert cached_png(MOBY) == renderer.render(MOBY, 80)
     assert recorded() == [(MOBY, 80, "warm")]
 
@@ -177,13 +179,13 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.invalid_items: list[inputs.Invalid] = []
-        self.failures: list[tuple[Entry, str]] = []
+        self.failures: list[tuple[Spec, str]] = []
         self.advanced = 0
 
     def invalid(self, item: inputs.Invalid) -> None:
         self.invalid_items.append(item)
 
-    def failed(self, entry: Entry, reason: str) -> None:
+    def failed(self, entry: Spec, reason: str) -> None:
         self.failures.append((entry, reason))
 
     def advance(self, entries: int) -> None:
@@ -195,7 +197,7 @@ class _Recorder:
 
 def test_duplicates_further_apart_than_a_batch_are_warmed_once(renderer_server):
     names = ["a", "b", "c", "a", "d", "b", "a", "c"]
-    entries = [Entry(identity.hash_name(name), 80) for name in names]
+    entries = [Spec(identity.hash_name(name), 80) for name in names]
     reporter = _Recorder()
     summary = engine.warm(
         entries, origin=Generation.Origin.WARM, reporter=reporter, concurrency=4, batch_size=2
@@ -393,7 +395,7 @@ def test_a_local_memory_cache_is_warned_about(settings):
         **settings.CACHES,
         "monsters": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "KEY_FUNCTION": "monsters.cache.make_key",
+            "KEY_FUNCTION": "monsters.guards.cache.make_key",
         },
     }
     _, err = warm("Moby Dock")

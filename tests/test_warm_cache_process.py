@@ -20,7 +20,8 @@ from django.core.cache import caches
 from django.db import connection
 from PIL import Image
 
-from monsters import identity, renderer, service
+import renderer
+from monsters.images import identity, keys
 from monsters.models import Generation
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,7 +83,7 @@ def _cached_pngs() -> dict[str, bytes]:
     found = {}
     for name in NAMES:
         name_hash = identity.hash_name(name)
-        key = service.locate(name_hash=name_hash, size=80).key
+        key = keys.locate(name_hash=name_hash, size=80).key
         png = caches["monsters"].get(key)
         if png is not None:
             found[name_hash] = png

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .stats import DayCount
+from monsters.admin.stats import DayCount
 
 WIDTH = 720
 HEIGHT = 200

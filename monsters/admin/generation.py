@@ -19,10 +19,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from .. import identity, links, service, views
-from ..models import Generation
-from ..warming import engine
-from . import overview, stats
+from monsters.admin import overview, stats
+from monsters.images import answer, identity, keys, links, service
+from monsters.models import Generation
+from monsters.warming import engine
+from monsters.web import image_views
 
 # More than this many distinct monsters at once belongs to `manage.py warm_cache`.
 MAX_ACTION_ENTRIES = 500
@@ -250,9 +251,9 @@ class GenerationAdmin(admin.ModelAdmin):
 
     def _selected_entries(
         self, request: HttpRequest, queryset: QuerySet[Generation]
-    ) -> list[service.Entry] | None:
+    ) -> list[keys.Spec] | None:
         entries = [
-            service.Entry(name_hash, size, fmt)
+            keys.Spec(name_hash, size, fmt)
             for name_hash, size, fmt in queryset.order_by()
             .values_list("name_hash", "size", "format")
             .distinct()[: MAX_ACTION_ENTRIES + 1]
@@ -295,7 +296,7 @@ class GenerationAdmin(admin.ModelAdmin):
         entries = self._selected_entries(request, queryset)
         if entries is None:
             return
-        report = service.evict_entries(entries)
+        report = service.evict_specs(entries)
         self.message_user(
             request,
             f"{report.evicted} evicted, {report.not_cached} were not cached. "
@@ -327,13 +328,9 @@ class GenerationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])
-        return views.serve_monster(
-            request,
-            name_hash=name_hash,
-            origin=Generation.Origin.ADMIN,
-            url_for=links.staff_monster_url,
-            shared=False,
-            limited=False,  # staff browsing a page of 100 thumbnails
+        # Not rate limited: staff browse pages of 100 thumbnails.
+        return image_views.serve_image(
+            request, answer.STAFF, origin=Generation.Origin.ADMIN, limited=False
         )
 
     def overview_view(self, request: HttpRequest) -> TemplateResponse:

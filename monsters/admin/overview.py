@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import service
-from ..models import Generation
-from . import chart, stats
+from monsters.admin import chart, stats
+from monsters.images import keys, service
+from monsters.models import Generation
 
 
 def overview_context() -> dict[str, Any]:
@@ -15,8 +15,8 @@ def overview_context() -> dict[str, Any]:
     breakdown = stats.breakdown()
     newest = stats.newest_entries()
     # The newest monsters as the thumbnails show them: PNG.
-    entries = [service.Entry(entry.name_hash, entry.size) for entry in newest]
-    cached = service.cached_entries(entries)
+    entries = [keys.Spec(entry.name_hash, entry.size) for entry in newest]
+    cached = service.cached_specs(entries)
     origin_labels = dict(Generation.Origin.choices)
     bars = chart.bar_chart(stats.daily_counts())
     return {

@@ -14,7 +14,7 @@ from django.db.models import Count, Field, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ..models import Generation
+from monsters.models import Generation
 
 CHART_DAYS = 30
 NEWEST_LIMIT = 20

@@ -1,13 +1,13 @@
 """The one engine that fills the cache, for `warm_cache` and the admin's action alike.
 
-- Items (`service.Entry`, or `inputs.Invalid`) are taken in batches of `BATCH_SIZE`.
+- Items (`keys.Spec`, or `inputs.Invalid`) are taken in batches of `BATCH_SIZE`.
   Within a batch duplicates are dropped and the rest is checked against the cache in
-  one round trip (`service.cached_entries`).
+  one round trip (`service.cached_specs`).
 - Misses go to `concurrency` worker threads through a bounded `queue.Queue`, so at
   most `QUEUED_PER_WORKER + 1` entries per worker are ever in flight. Each goes through
-  the service's miss path, `service.generate_identicon` (the batch was just checked, so
+  the service's miss path, `service.generate_picture` (the batch was just checked, so
   no second GET): render, store with SET NX, and its audit row joins a
-  `service.AuditBatch`, which the calling thread writes 100 rows to an INSERT. Workers
+  `audit.writer.Batcher`, which the calling thread writes 200 rows to an INSERT. Workers
   never touch the database. Of concurrent generations of one entry only the SET NX
   winner is recorded.
 - Duplicates further apart than a batch are caught by the cache check (the first one is
@@ -40,9 +40,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from .. import service, sources
-from ..service import Entry
-from .inputs import Invalid, Item
+from monsters.audit.writer import Batcher
+from monsters.guards import sources
+from monsters.images import keys, service
+from monsters.images.keys import Spec
+from monsters.warming.inputs import Invalid, Item
 
 DEFAULT_CONCURRENCY = 8
 MIN_CONCURRENCY = 1
@@ -60,7 +62,7 @@ class Reporter(Protocol):
 
     def invalid(self, item: Invalid) -> None: ...
 
-    def failed(self, entry: Entry, reason: str) -> None: ...
+    def failed(self, entry: Spec, reason: str) -> None: ...
 
     def advance(self, entries: int) -> None: ...
 
@@ -73,7 +75,7 @@ class SilentReporter:
     def invalid(self, item: Invalid) -> None:
         pass
 
-    def failed(self, entry: Entry, reason: str) -> None:
+    def failed(self, entry: Spec, reason: str) -> None:
         pass
 
     def advance(self, entries: int) -> None:
@@ -115,7 +117,7 @@ def check_concurrency(concurrency: int) -> int:
 
 
 class _Outcome(NamedTuple):
-    entry: Entry
+    entry: Spec
     generated: bool = False
     skipped: bool = False  # not tried: the renderer was already down
     failure: str | None = None  # the renderer's failure, safe to show
@@ -127,10 +129,10 @@ class _RendererDown(Exception):
     """Raised in the calling thread to stop feeding the workers."""
 
 
-def _generate(entry: Entry, *, origin: str, force: bool, audit: service.AuditBatch) -> _Outcome:
-    ref = service.locate(name_hash=entry.name_hash, size=entry.size, fmt=entry.fmt)
+def _generate(entry: Spec, *, origin: str, force: bool, audit: Batcher) -> _Outcome:
+    ref = keys.locate(name_hash=entry.name_hash, size=entry.size, fmt=entry.fmt)
     try:
-        stored = service.generate_identicon(ref, origin=origin, force=force, audit=audit)
+        stored = service.generate_picture(ref, origin=origin, force=force, audit=audit)
     except (sources.SourceUnavailable, sources.SourceTimeout) as exc:
         return _Outcome(entry, failure=str(exc), renderer_down=True)
     except sources.SourceError as exc:
@@ -144,11 +146,11 @@ class _Workers:
     refusals and timeouts themselves, so entries already queued are skipped the moment
     the renderer is plainly down."""
 
-    def __init__(self, count: int, *, origin: str, force: bool, audit: service.AuditBatch):
+    def __init__(self, count: int, *, origin: str, force: bool, audit: Batcher):
         self._origin = origin
         self._force = force
         self._audit = audit
-        self._jobs: queue.Queue[Entry | None] = queue.Queue(maxsize=QUEUED_PER_WORKER * count)
+        self._jobs: queue.Queue[Spec | None] = queue.Queue(maxsize=QUEUED_PER_WORKER * count)
         self._results: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
         self._streak_lock = threading.Lock()
         self._down_in_a_row = 0
@@ -183,7 +185,7 @@ class _Workers:
             elif outcome.crash is None:
                 self._down_in_a_row = 0
 
-    def submit(self, entry: Entry) -> None:
+    def submit(self, entry: Spec) -> None:
         """Queue `entry`; blocks while the queue is full, which bounds the work in flight."""
         self._jobs.put(entry)
 
@@ -194,9 +196,9 @@ class _Workers:
             except queue.Empty:
                 return
 
-    def drop_queued(self) -> list[Entry]:
+    def drop_queued(self) -> list[Spec]:
         """Take back every entry no worker has started yet."""
-        dropped: list[Entry] = []
+        dropped: list[Spec] = []
         while True:
             try:
                 entry = self._jobs.get_nowait()
@@ -219,12 +221,12 @@ class _Run:
 
     reporter: Reporter
     summary: Summary
-    audit: service.AuditBatch = field(default_factory=service.AuditBatch)
-    in_flight: set[Entry] = field(default_factory=set)
+    audit: Batcher = field(default_factory=Batcher)
+    in_flight: set[Spec] = field(default_factory=set)
 
-    def triage(self, batch: list[Item], *, check_cache: bool) -> list[Entry]:
+    def triage(self, batch: list[Item], *, check_cache: bool) -> list[Spec]:
         """The entries of `batch` that need generating; counts and reports the rest."""
-        wanted: dict[Entry, None] = {}
+        wanted: dict[Spec, None] = {}
         for item in batch:
             if isinstance(item, Invalid):
                 self.summary.invalid += 1
@@ -234,7 +236,7 @@ class _Run:
                 self._skip(1)
             else:
                 wanted[item] = None
-        cached = service.cached_entries(wanted) if check_cache and wanted else set()
+        cached = service.cached_specs(wanted) if check_cache and wanted else set()
         self._skip(len(cached))
         return [entry for entry in wanted if entry not in cached]
 

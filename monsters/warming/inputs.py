@@ -1,4 +1,4 @@
-"""What to warm: a lazy stream of `service.Entry` (and `Invalid` records for input
+"""What to warm: a lazy stream of `keys.Spec` (and `Invalid` records for input
 that cannot become one), read from names, a file or stdin, and the audit log.
 
 Constant memory whatever the input's size: lines are read at most MAX_LINE_BYTES at a
@@ -17,9 +17,9 @@ from typing import BinaryIO, NamedTuple
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .. import identity, sizes
-from ..models import Generation
-from ..service import Entry
+from monsters.images import identity, sizes
+from monsters.images.keys import Spec
+from monsters.models import Generation
 
 # A valid name is at most 200 characters, 800 bytes of UTF-8: a longer line is not read
 # into memory whole, it is skipped in pieces of this size.
@@ -35,7 +35,7 @@ class Invalid(NamedTuple):
     entries: int  # how many entries it stands for (one per size), for progress
 
 
-Item = Entry | Invalid
+Item = Spec | Invalid
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _name_entries(name: str, where: str, name_sizes: tuple[int, ...]) -> Iterato
         return
     name_hash = identity.hash_name(name)
     for size in name_sizes:
-        yield Entry(name_hash, size)
+        yield Spec(name_hash, size)
 
 
 def _from_names(names: Sequence[str], name_sizes: tuple[int, ...]) -> Iterator[Item]:
@@ -160,7 +160,7 @@ def _from_audit_log(*, since: datetime.date | None, sizes_given: tuple[int, ...]
         hashes = generations.values_list("name_hash", flat=True).distinct()
         for name_hash in hashes.iterator(chunk_size=AUDIT_LOG_CHUNK):
             for size in sizes_given:
-                yield Entry(name_hash, size)
+                yield Spec(name_hash, size)
         return
     pairs = generations.values_list("name_hash", "size").distinct()
     for name_hash, size in pairs.iterator(chunk_size=AUDIT_LOG_CHUNK):
@@ -169,4 +169,4 @@ def _from_audit_log(*, since: datetime.date | None, sizes_given: tuple[int, ...]
         except ValueError as exc:
             yield Invalid(f"audit log entry {name_hash[:12]}", str(exc), 1)
             continue
-        yield Entry(name_hash, size)
+        yield Spec(name_hash, size)

@@ -7,8 +7,8 @@ from http import HTTPStatus
 import pytest
 from django.contrib import messages
 
-from monsters import service
 from monsters.admin import generation as generation_admin
+from monsters.images import keys, service
 from monsters.models import Generation
 from monsters.warming import engine
 
@@ -28,11 +28,11 @@ def run_action(client, action: str, rows: list[Generation]):
 
 
 def is_cached(row: Generation) -> bool:
-    return bool(service.cached_entries([service.Entry(row.name_hash, row.size, row.format)]))
+    return bool(service.cached_specs([keys.Spec(row.name_hash, row.size, row.format)]))
 
 
 def cache(row: Generation) -> None:
-    service.get_identicon(service.locate(name_hash=row.name_hash, size=row.size))
+    service.get_picture(keys.locate(name_hash=row.name_hash, size=row.size))
 
 
 def test_warm_generates_the_missing_entries_and_records_them_as_admin(
@@ -129,7 +129,7 @@ def test_the_actions_warm_and_evict_the_format_each_row_names(
         (messages.SUCCESS, "2 warmed, 0 already cached, 0 failed.")
     ]
     assert is_cached(svg) and is_cached(webp)
-    assert not service.cached_entries([service.Entry(svg.name_hash, svg.size)])  # no PNG
+    assert not service.cached_specs([keys.Spec(svg.name_hash, svg.size)])  # no PNG
     recorded = Generation.objects.filter(origin=Generation.Origin.ADMIN)
     assert sorted(recorded.values_list("format", flat=True)) == ["svg", "webp"]
     run_action(admin_client, "evict_from_cache", [svg, webp])

@@ -10,8 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from monsters import identity, service
 from monsters.admin.generation import GenerationAdmin, search_condition
+from monsters.images import identity, keys
 from monsters.models import Generation
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def test_changelist_shows_a_lazy_thumbnail_of_the_monster(admin_client, make_gen
     response = admin_client.get(CHANGELIST)
     assert (
         f'<img src="/admin/monsters/generation/monster/{row.name_hash}?size=40&amp;v='
-        f'{service.current_revision()}" loading="lazy" width="40" height="40" alt="">'
+        f'{keys.current_revision()}" loading="lazy" width="40" height="40" alt="">'
         in response.content.decode()
     )
 

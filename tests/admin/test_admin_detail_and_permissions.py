@@ -8,7 +8,7 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from monsters import service
+from monsters.images import keys
 from monsters.models import Generation
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def test_detail_page_shows_the_monster_at_size_160(admin_client, make_generation
     row = make_generation()
     content = admin_client.get(detail_url(row)).content.decode()
     src = f"/admin/monsters/generation/monster/{row.name_hash}?size=160&amp;v="
-    assert f'src="{src}{service.current_revision()}" width="160" height="160"' in content
+    assert f'src="{src}{keys.current_revision()}" width="160" height="160"' in content
 
 
 def test_detail_page_shows_every_field(admin_client, make_generation):

@@ -9,9 +9,9 @@ from http import HTTPStatus
 import pytest
 from django.utils import timezone
 
-from monsters import service
 from monsters.admin import chart, stats
 from monsters.admin.stats import DayCount
+from monsters.images import keys, service
 from monsters.models import Generation
 
 OVERVIEW = "/admin/monsters/generation/overview/"
@@ -82,8 +82,8 @@ def test_overview_shows_which_newest_monsters_are_cached(
 ):
     cached = make_generation(name_hash="c" * 64, size=80)
     make_generation(name_hash="d" * 64, size=80)
-    service.get_identicon(
-        service.locate(name_hash=cached.name_hash, size=cached.size)
+    service.get_picture(
+        keys.locate(name_hash=cached.name_hash, size=cached.size)
     )  # records a third row
     response = admin_client.get(OVERVIEW)
     states = {item["entry"].name_hash: item["cached"] for item in response.context["newest"]}

@@ -11,7 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from monsters import audit_seed, identity
+from monsters.audit import seed as audit_seed
+from monsters.images import identity
 from monsters.models import Generation
 
 pytestmark = pytest.mark.django_db

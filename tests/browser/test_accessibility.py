@@ -7,7 +7,7 @@ from http import HTTPStatus
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from monsters import identity
+from monsters.images import identity
 
 from .contrast import AA_NON_TEXT, AA_TEXT, contrast_ratio, parse_color, worst_contrast
 from .pages import submit_name

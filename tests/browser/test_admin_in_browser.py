@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from monsters import identity
+from monsters.images import identity
 
 from .pages import submit_name
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from monsters import identity
+from monsters.images import identity
 
 
 def _problems_then_clear(pages, page) -> list[str]:

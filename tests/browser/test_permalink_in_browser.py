@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from monsters import identity, service
+from monsters.images import identity, keys
 
 from .pages import DESKTOP, PHONE, monster_state, submit_name
 
@@ -49,7 +49,7 @@ _COMPARE = """async ({first, second, size}) => {
 
 
 def _image_url(fmt: str, size: int) -> str:
-    return f"/monster/{GRACE}.{fmt}?size={size}&v={service.current_revision()}"
+    return f"/monster/{GRACE}.{fmt}?size={size}&v={keys.current_revision()}"
 
 
 def test_the_home_pages_result_leads_to_the_monsters_page(pages):

@@ -10,11 +10,11 @@ from math import prod
 import pytest
 from PIL import Image
 
-from monsters.renderer import MAX_SIZE, MIN_SIZE, RENDERER_VERSION, render, render_canvas
-from monsters.renderer.art import BIT_DEPTH
-from monsters.renderer.palette import BLUSH, CLEAR, png_palette, role_colours
-from monsters.renderer.parts import MONSTER_COUNT, OPTION_COUNTS, Traits, draw, traits_for
-from monsters.renderer.sprite import GRID
+from renderer import MAX_SIZE, MIN_SIZE, RENDERER_VERSION, render, render_canvas
+from renderer.art import BIT_DEPTH
+from renderer.palette import BLUSH, CLEAR, png_palette, role_colours
+from renderer.parts import MONSTER_COUNT, OPTION_COUNTS, Traits, draw, traits_for
+from renderer.sprite import GRID
 
 SAMPLE_ID = hashlib.sha256(b"UNIQUE_SALTJoe Bloggs").hexdigest()
 

@@ -1,7 +1,7 @@
 """Golden pictures: the exact pixels of five monsters at 80 px, and their exact SVGs.
 
 If this fails because the art changed on purpose, bump RENDERER_VERSION in
-monsters/renderer/art.py (the web app puts it into ETags and cache keys, so cached images
+renderer/art.py (the web app puts it into ETags and cache keys, so cached images
 are replaced), update the pins below and rewrite the golden SVGs
 (`scripts/golden_svgs.py`). If the art did not change on purpose, find out why.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from monsters.renderer import RENDERER_VERSION, render, render_svg
+from renderer import RENDERER_VERSION, render, render_svg
 
 PINNED_VERSION = "1"
 # identifier -> sha256 of the decoded RGBA pixels at size 80

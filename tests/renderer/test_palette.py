@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monsters.renderer.palette import (
+from renderer.palette import (
     ACCENT_CHOICES,
     ACCENTS_PER_BODY,
     BODY,

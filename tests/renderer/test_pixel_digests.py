@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from monsters.renderer import RENDERER_VERSION, render_canvas
+from renderer import RENDERER_VERSION, render_canvas
 
 PINNED = json.loads((Path(__file__).parent / "pixel_digests.json").read_text(encoding="utf-8"))
 CASES: list[tuple[str, int, int, str]] = [tuple(case) for case in PINNED["cases"]]

@@ -9,11 +9,11 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 from PIL import Image
 
-from monsters.renderer import render, render_svg
-from monsters.renderer.palette import CLEAR
-from monsters.renderer.parts import draw_cells, traits_for
-from monsters.renderer.sprite import GRID
-from monsters.renderer.svg import cell_rects
+from renderer import render, render_svg
+from renderer.palette import CLEAR
+from renderer.parts import draw_cells, traits_for
+from renderer.sprite import GRID
+from renderer.svg import cell_rects
 from tests.renderer.svg_raster import SVG, rasterise
 
 JOE = "9d19f9f3fabd63c76a2d1408e061de7ae453e8f42488dc5812948081f4035eba"

@@ -10,7 +10,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from monsters.renderer import render, render_webp, webp_from_png
+from renderer import render, render_webp, webp_from_png
 
 IDENTIFIERS = ["dnmonster", "a", *(f"webp-test-{n}" for n in range(10))]
 

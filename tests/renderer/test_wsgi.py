@@ -39,14 +39,14 @@ def _wait_until_listening(process: subprocess.Popen[bytes], port: int) -> None:
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    """gunicorn running `monsters.renderer.wsgi:app` on a free port, for this module."""
+    """gunicorn running `renderer.wsgi:app` on a free port, for this module."""
     port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "monsters.renderer.wsgi:app",
+            "renderer.wsgi:app",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monsters.renderer.wsgi import BadRequest, parse_monster_request
+from renderer.wsgi import BadRequest, parse_monster_request
 
 MONSTER_ID = "dnmonster"
 

@@ -16,7 +16,7 @@ import redis
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import Error as DatabaseError  # InterfaceError too
 
-from monsters import audit
+from monsters.audit import record as audit
 
 
 class Command(BaseCommand):

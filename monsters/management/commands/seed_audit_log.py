@@ -2,7 +2,7 @@
 
     python manage.py seed_audit_log --rows 1000000
 
-The rows look like a live deployment's (see `monsters.audit_seed`) but no monster
+The rows look like a live deployment's (see `monsters.audit.seed`) but no monster
 was ever generated for them, so the command refuses to run when DEBUG is off unless
 `--force` says this database is meant for it.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from monsters import audit_seed
+from monsters.audit import seed as audit_seed
 
 
 class Command(BaseCommand):

@@ -19,9 +19,9 @@ from typing import Any, BinaryIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from monsters import service, sizes
+from monsters.images import service, sizes
+from monsters.images.keys import Spec
 from monsters.models import Generation
-from monsters.service import Entry
 from monsters.warming import engine, inputs
 
 USAGE_ERROR = 2
@@ -200,7 +200,7 @@ def _summary_line(summary: engine.Summary) -> str:
 def _quiet_service_log(verbosity: int) -> Iterator[None]:
     """Below -v 2, keep the service's one line per miss (and its duplicate of every
     failure we print anyway) off the console; its errors still show."""
-    logger = logging.getLogger("monsters.service")
+    logger = logging.getLogger("monsters.images.service")
     previous = logger.level
     if verbosity < 2:
         logger.setLevel(logging.ERROR)
@@ -247,7 +247,7 @@ class _Console:
     def invalid(self, item: inputs.Invalid) -> None:
         self._error(f"invalid {item.where}: {item.reason}")
 
-    def failed(self, entry: Entry, reason: str) -> None:
+    def failed(self, entry: Spec, reason: str) -> None:
         self._error(f"failed {entry.name_hash[:12]} @ {entry.size}px: {reason}")
 
     def interrupted(self, in_flight: int) -> None:

@@ -1,0 +1,135 @@
+"""The pages: the form with its monster, a monster's own page, and the favicon.
+
+The images themselves are served by `image_views`."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.views.decorators.http import require_http_methods, require_safe
+
+from monsters.guards import clients, rate_limit, sources
+from monsters.images import formats, identity, links, service
+from monsters.web import home_page, image_views
+from monsters.web.forms import DEFAULT_NAME, NameForm
+
+PAGE_SIZE = home_page.PAGE_SIZE
+FAVICON = "monsters/brand-40.png"
+# The permalink page: what it offers to download, the size of the embed snippets, and
+# the picture a shared link previews. The monster itself is the home page's 80 px image
+# (and its 2x), scaled up crisply by CSS: one image in the browser's cache for both.
+DOWNLOADS = (  # (format, its name, size, what the button says about the size)
+    (formats.PNG, "PNG", 80, "80 px"),
+    (formats.PNG, "PNG", 256, "256 px"),
+    (formats.PNG, "PNG", 512, "512 px"),
+    (formats.SVG, "SVG", 512, "any size"),
+    (formats.WEBP, "WebP", 512, "512 px"),
+)
+SNIPPET_SIZE = 80
+PREVIEW_SIZE = 512
+MONSTER_TITLE = "A monster from Identidock"
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def home(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        decision = rate_limit.take(_names_limit(), clients.client_address(request))
+        if not decision.allowed:
+            return image_views.too_many(decision, "Too many names at once; please wait a moment.")
+        form = NameForm(request.POST, utf8=_is_utf8_form(request.body))
+    else:
+        form = NameForm({"name": DEFAULT_NAME})
+    if not form.is_valid():
+        return render(request, home_page.TEMPLATE, {"form": form}, status=HTTPStatus.BAD_REQUEST)
+    name = form.cleaned_data["name"]
+    page = home_page.fill(
+        name=name, name_hash=identity.hash_name(name), csrf_token=get_token(request)
+    )
+    return HttpResponse(page)
+
+
+@require_safe
+def permalink(request: HttpRequest, name_hash: str) -> HttpResponse:
+    """A monster's own page, to share: large, to download in every format, to embed.
+
+    Its address and its content name the hash only, never the name it came from.
+    """
+    svg_missing = _format_problem(formats.SVG)
+    context = {
+        "title": MONSTER_TITLE,
+        "monster_url": links.monster_url(name_hash, PAGE_SIZE),
+        "monster_url_2x": links.monster_url(name_hash, PAGE_SIZE * 2),
+        "size": PAGE_SIZE,
+        "downloads": [
+            {
+                "format": name,
+                "size": size_label,
+                "url": links.monster_url(name_hash, size, extension=fmt),
+                "filename": f"identidock-{name_hash[:12]}-{size}.{fmt}",
+            }
+            for fmt, name, size, size_label in DOWNLOADS
+            if not (fmt == formats.SVG and svg_missing)
+        ],
+        "svg_missing": svg_missing,
+        **_embed_snippets(request, name_hash),
+        "page_url": request.build_absolute_uri(links.permalink_url(name_hash)),
+        "preview_url": request.build_absolute_uri(
+            links.monster_url(name_hash, PREVIEW_SIZE, extension=formats.PNG)
+        ),
+        "preview_size": PREVIEW_SIZE,
+    }
+    return render(request, "monsters/permalink.html", context)
+
+
+def _format_problem(fmt: str) -> str:
+    """Why the configured renderer cannot give `fmt`, or "" when it can."""
+    try:
+        service.require_format(fmt)
+    except sources.FormatUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+def _embed_snippets(request: HttpRequest, name_hash: str) -> dict[str, str]:
+    """HTML and Markdown that show the monster on another site. They name the URL
+    without `v`: it always shows the current art (revalidated by its ETag), and never
+    costs a redirect after the art changes, as a URL of an old revision would."""
+    path = links.monster_path(name_hash, extension=formats.PNG)
+    url = f"{request.build_absolute_uri(path)}?size={SNIPPET_SIZE}"
+    return {
+        "html_snippet": (
+            f'<img src="{url}" width="{SNIPPET_SIZE}" height="{SNIPPET_SIZE}" '
+            f'alt="{MONSTER_TITLE}">'
+        ),
+        "markdown_snippet": f"![{MONSTER_TITLE}]({url})",
+    }
+
+
+def _names_limit() -> rate_limit.Limit:
+    return rate_limit.Limit(
+        "names", settings.RATE_LIMIT_NAMES_PER_MINUTE, settings.RATE_LIMIT_NAME_BURST
+    )
+
+
+def _is_utf8_form(body: bytes) -> bool:
+    """Whether a form body decodes as UTF-8, percent-escapes included (Django would
+    turn invalid bytes into U+FFFD, so that different inputs shared one monster)."""
+    try:
+        parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (the admin's)."""
+    response = redirect(static(FAVICON))
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
