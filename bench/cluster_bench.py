@@ -48,14 +48,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import serve_bench  # noqa: E402
+from bench.one_client import NO_RATE_LIMITS  # noqa: E402
 from bench.own_stack import (  # noqa: E402
-    NO_RATE_LIMITS,
     bench_stack,
     log_offset,
     own_redis,
-    run_directory,
     scratch_database,
 )
+from bench.results import run_directory  # noqa: E402
 from scripts.stack import smoke  # noqa: E402
 from scripts.stack.topology import Stack  # noqa: E402
 

@@ -12,7 +12,7 @@ stopped. Warms 1,000 monsters, then runs --seconds of traffic per run from
 requests.Session per connection, so its own CPU is part of the latency it measures):
 90 % cached monsters (the warmed 1,000), 9 % new monsters (misses), 1 % form posts with
 the CSRF cookie and token. It is one client, so the per-client rate limits are set out
-of the way (bench/own_stack.py's NO_RATE_LIMITS), as the other benches do. Four runs,
+of the way (bench/one_client.py), as the other benches do. Four runs,
 the fault a third of the way in:
 
     baseline   nothing fails
@@ -62,16 +62,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.cuttable_tcp import CuttableRelay  # noqa: E402
+from bench.one_client import NO_RATE_LIMITS  # noqa: E402
 from bench.own_stack import (  # noqa: E402
-    NO_RATE_LIMITS,
     WORKER_REPLACED,
     RedisServer,
     bench_stack,
     count_in_log,
     log_offset,
-    run_directory,
     scratch_database,
 )
+from bench.results import run_directory  # noqa: E402
 from scripts.slow_clients import percentile  # noqa: E402
 from scripts.stack import smoke  # noqa: E402
 from scripts.stack.ports import free_port  # noqa: E402

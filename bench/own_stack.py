@@ -31,7 +31,6 @@ from scripts.stack.topology import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BENCH_DIR = ROOT / "var" / "bench"
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 SECRET_KEY = "bench-only-secret-key-" + "b" * 30  # noqa: S105 - signs nothing that outlives the run
 
@@ -98,19 +97,6 @@ def own_redis(log_dir: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-# A bench's load comes from one client (127.0.0.1, which nginx passes on as
-# X-Forwarded-For): the per-client rate limits would answer most of it with 429.
-NO_RATE_LIMITS = {
-    name: "100000000"
-    for name in (
-        "RATE_LIMIT_MISSES_PER_MINUTE",
-        "RATE_LIMIT_MISS_BURST",
-        "RATE_LIMIT_NAMES_PER_MINUTE",
-        "RATE_LIMIT_NAME_BURST",
-    )
-}
-
-
 def bench_stack(
     *, database_url: str, redis_url: str, log_dir: Path, replicas: int = 1, **variables: str
 ) -> Stack:
@@ -150,10 +136,3 @@ def count_in_log(path: Path, text: str, *, after: int = 0) -> int:
     with path.open("rb") as log:
         log.seek(after)
         return sum(text.encode() in line for line in log)
-
-
-def run_directory(name: str) -> Path:
-    """var/bench/<name>-<UTC time>/, for one run's raw output and logs."""
-    directory = BENCH_DIR / f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    (directory / "logs").mkdir(parents=True)
-    return directory

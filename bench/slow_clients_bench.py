@@ -32,9 +32,9 @@ from bench.own_stack import (  # noqa: E402
     bench_stack,
     count_in_log,
     own_redis,
-    run_directory,
     scratch_database,
 )
+from bench.results import run_directory  # noqa: E402
 from scripts.slow_clients import Attackers, Timing, percentile, timed_gets  # noqa: E402
 from scripts.stack import smoke  # noqa: E402
 
