@@ -8,7 +8,7 @@ Starts make cluster's topology (nginx, three identidock gunicorns of 2 workers x
 threads, one renderer under gunicorn) on servers of its own: a redis-server on a spare
 port and a scratch database on the local PostgreSQL (bench/own_stack.py). wrk is one
 client (127.0.0.1, which nginx passes on as X-Forwarded-For), so the per-client rate
-limits are set out of the way (RATE_LIMIT_* = 100,000,000), as bench/serve_bench.py does.
+limits are set out of the way (bench/one_client.py), as the serving benches do.
 
 wrk then runs --seconds over --hashes new monster URLs: its Lua script hands the same
 path to --repeats connections in a row, and every wrk thread walks the same sequence, so
@@ -47,7 +47,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import serve_bench  # noqa: E402
+from bench import wrk as wrk_runs  # noqa: E402
 from bench.one_client import NO_RATE_LIMITS  # noqa: E402
 from bench.own_stack import (  # noqa: E402
     bench_stack,
@@ -100,7 +100,7 @@ class Figures:
     """What one run saw: from wrk, nginx's log, the renderer's log and the audit table."""
 
     seconds: float
-    wrk: serve_bench.WrkRun
+    wrk: wrk_runs.WrkRun
     answers: list[ProxyAnswer]
     renders: Counter[tuple[str, int]]  # (hash, size) -> renderer requests
     rows: Counter[tuple[str, int]]  # (hash, size) -> audit rows
@@ -187,7 +187,7 @@ class Figures:
     def lines(self, title: str) -> list[str]:
         wrk = self.wrk
         errors = ", ".join(f"{name} {count:,}" for name, count in wrk.errors.items())
-        measured = serve_bench.Measured([wrk])
+        measured = wrk_runs.Measured([wrk])
         statuses = ", ".join(f"{s}: {n:,}" for s, n in sorted(self.statuses.items()))
         renders_total = sum(self.renders.values())
         lines = [
@@ -250,9 +250,9 @@ def new_hashes(count: int) -> list[str]:
 
 def script(paths: list[str], repeats: int) -> str:
     return (
-        f"paths = {serve_bench._lua(paths)}\nrepeats = {repeats}\n"
+        f"paths = {wrk_runs.lua(paths)}\nrepeats = {repeats}\n"
         + LUA_SAME_PATH_IN_A_ROW
-        + serve_bench.LUA_COMMON
+        + wrk_runs.LUA_DONE
     )
 
 
@@ -373,7 +373,7 @@ def run_load(
     killer = threading.Thread(target=kill, daemon=True) if kill_after is not None else None
     if killer is not None:
         killer.start()
-    wrk = serve_bench.run_wrk(
+    wrk = wrk_runs.run_wrk(
         stack.url,
         script(paths, repeats),
         seconds=seconds,
