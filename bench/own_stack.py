@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import redis
 
-from scripts.stack import databases
+from scripts.stack import databases, smoke
 from scripts.stack.ports import free_port
 from scripts.stack.topology import Stack
 
@@ -136,3 +138,29 @@ def count_in_log(path: Path, text: str, *, after: int = 0) -> int:
     with path.open("rb") as log:
         log.seek(after)
         return sum(text.encode() in line for line in log)
+
+
+def revision_of(stack: Stack) -> str:
+    """The art's revision, from the monster URL the page shows."""
+    found = re.search(r"[?&]v=([\w.-]+)", smoke.smoke(stack.url).monster_path)
+    if found is None:
+        raise RuntimeError("the page's monster URL names no revision")
+    return found[1]
+
+
+def flush_audit(stack: Stack, log: Path) -> str:
+    """`manage.py flush_audit` with the web app's own environment (its output appended to
+    `log`); its last line."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "flush_audit"],
+        cwd=ROOT,
+        env=stack.environment("identidock"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    with log.open("a") as out:
+        out.write(result.stdout + result.stderr)
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    return lines[-1] if lines else f"exit {result.returncode}"

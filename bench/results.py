@@ -56,3 +56,10 @@ def run_directory(name: str) -> Path:
     directory = RUNS_DIR / f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     (directory / "logs").mkdir(parents=True)
     return directory
+
+
+def text_report(bench_name: str, lines: list[str]) -> str:
+    """A result file for a bench that prints lines of text: a heading with the day, the
+    command that ran, then the lines as they were printed."""
+    day = result_path(bench_name).stem[:10]
+    return "\n".join([f"# {bench_name}, {day}", "", f"`{command_line()}`", "", code_block(lines)])

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bench.results import result_path, run_directory, write_result
+from bench.results import result_path, run_directory, text_report, write_result
 
 
 def test_a_result_is_written_to_a_file_named_for_the_day_and_the_bench(tmp_path):
@@ -51,3 +51,12 @@ def test_a_runs_raw_output_goes_to_a_directory_of_its_own(tmp_path, monkeypatch)
     assert directory.parent == tmp_path
     assert directory.name.startswith("hit-")
     assert (directory / "logs").is_dir()
+
+
+def test_a_benchs_printed_lines_are_kept_as_printed_under_a_dated_heading():
+    lines = ["== run", "  replica-1: 3,331 answers", "targets: met"]
+    text = text_report("cluster_bench", lines)
+    heading, *rest = text.splitlines()
+    assert heading == f"# cluster_bench, {datetime.now(UTC).date().isoformat()}"
+    assert "\n".join(lines) in text
+    assert rest[-1] == "```"
