@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import servers  # noqa: E402 - needs ROOT on the path
+from bench.results import recorded  # noqa: E402
 
 HASHES = 200
 SCENARIOS = ("hit", "hit_redis", "not_modified", "django_floor", "page_get", "page_post", "miss")
@@ -207,4 +208,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded("profile_requests"):
+        main()

@@ -7,12 +7,16 @@ Docs quote these files by name; a result file is committed only when a real run 
 
 from __future__ import annotations
 
+import io
 import re
 import shlex
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TextIO
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -63,3 +67,33 @@ def text_report(bench_name: str, lines: list[str]) -> str:
     command that ran, then the lines as they were printed."""
     day = result_path(bench_name).stem[:10]
     return "\n".join([f"# {bench_name}, {day}", "", f"`{command_line()}`", "", code_block(lines)])
+
+
+class _Tee(io.TextIOBase):
+    """Text written to it goes to each of `streams`."""
+
+    def __init__(self, *streams: TextIO) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for stream in self.streams:
+            stream.flush()
+
+
+@contextmanager
+def recorded(bench_name: str, *, directory: Path = RESULTS_DIR) -> Iterator[None]:
+    """What the block prints goes to the terminal as before and, once the block ends
+    without an error, to the bench's result file (`text_report`): for benches that print
+    their figures as they go. A run that fails writes no result."""
+    printed = io.StringIO()
+    with redirect_stdout(_Tee(sys.stdout, printed)):
+        yield
+    path = write_result(
+        bench_name, text_report(bench_name, printed.getvalue().splitlines()), directory=directory
+    )
+    print(f"result: {path}")

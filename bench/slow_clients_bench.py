@@ -34,7 +34,7 @@ from bench.own_stack import (  # noqa: E402
     own_redis,
     scratch_database,
 )
-from bench.results import run_directory  # noqa: E402
+from bench.results import recorded, run_directory  # noqa: E402
 from scripts.slow_clients import Attackers, Timing, percentile, timed_gets  # noqa: E402
 from scripts.stack import smoke  # noqa: E402
 
@@ -150,4 +150,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with recorded("slow_clients_bench-direct" if "--direct" in sys.argv else "slow_clients_bench"):
+        status = main()
+    sys.exit(status)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bench.results import result_path, run_directory, text_report, write_result
+from bench.results import recorded, result_path, run_directory, text_report, write_result
 
 
 def test_a_result_is_written_to_a_file_named_for_the_day_and_the_bench(tmp_path):
@@ -60,3 +60,20 @@ def test_a_benchs_printed_lines_are_kept_as_printed_under_a_dated_heading():
     assert heading == f"# cluster_bench, {datetime.now(UTC).date().isoformat()}"
     assert "\n".join(lines) in text
     assert rest[-1] == "```"
+
+
+def test_what_a_bench_prints_also_goes_to_its_result_file(tmp_path, capsys):
+    with recorded("warm_bench", directory=tmp_path):
+        print("renderer over HTTP: 512 monsters/s")
+        print("target 0.5 x renderer over HTTP: PASS")
+    [path] = tmp_path.iterdir()
+    assert path.name.endswith("-warm_bench.md")
+    assert "renderer over HTTP: 512 monsters/s\ntarget 0.5 x renderer" in path.read_text()
+    assert "renderer over HTTP: 512 monsters/s" in capsys.readouterr().out  # as before
+
+
+def test_a_bench_that_fails_writes_no_result(tmp_path):
+    with pytest.raises(SystemExit), recorded("warm_bench", directory=tmp_path):
+        print("half a figure")
+        raise SystemExit("wrk is not installed")
+    assert list(tmp_path.iterdir()) == []
