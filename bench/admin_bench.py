@@ -221,4 +221,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.path.insert(0, str(REPO_ROOT))
+    from bench.results import recorded
+
+    with recorded("admin_bench"):
+        main()

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 sys.path.insert(0, str(ROOT))
 
+from bench.results import recorded  # noqa: E402
 from bench.server_processes import stop as _stop  # noqa: E402
 from renderer import RENDERER_VERSION
 from scripts.failover.drill import Fetch, Figures, Load, figures, new_monster_path  # noqa: E402
@@ -242,4 +243,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with recorded("failover_bench"):
+        status = main()
+    sys.exit(status)

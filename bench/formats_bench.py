@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.databases import create_database_if_missing  # noqa: E402
+from bench.results import recorded  # noqa: E402
 from bench.server_processes import medians, ratios_to_ceiling, wrk_run
 from bench.server_processes import stop as _stop  # noqa: E402
 
@@ -274,4 +275,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded("formats_bench"):
+        main()

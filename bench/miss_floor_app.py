@@ -1,4 +1,4 @@
-"""The miss floor for bench/serve_bench.py: the least a miss can cost in Python here.
+"""The bare miss for bench/miss_bench.py: the least a miss can cost in Python here.
 
 A bare WSGI app that does what the issue's target allows a miss ("a Redis SET and one
 audit write, no more"), and nothing else: ask the renderer for the monster of the

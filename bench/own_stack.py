@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import redis
 
-from scripts.stack import databases
+from scripts.stack import databases, smoke
 from scripts.stack.ports import free_port
 from scripts.stack.topology import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
-BENCH_DIR = ROOT / "var" / "bench"
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 SECRET_KEY = "bench-only-secret-key-" + "b" * 30  # noqa: S105 - signs nothing that outlives the run
 
@@ -98,19 +99,6 @@ def own_redis(log_dir: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-# A bench's load comes from one client (127.0.0.1, which nginx passes on as
-# X-Forwarded-For): the per-client rate limits would answer most of it with 429.
-NO_RATE_LIMITS = {
-    name: "100000000"
-    for name in (
-        "RATE_LIMIT_MISSES_PER_MINUTE",
-        "RATE_LIMIT_MISS_BURST",
-        "RATE_LIMIT_NAMES_PER_MINUTE",
-        "RATE_LIMIT_NAME_BURST",
-    )
-}
-
-
 def bench_stack(
     *, database_url: str, redis_url: str, log_dir: Path, replicas: int = 1, **variables: str
 ) -> Stack:
@@ -152,8 +140,27 @@ def count_in_log(path: Path, text: str, *, after: int = 0) -> int:
         return sum(text.encode() in line for line in log)
 
 
-def run_directory(name: str) -> Path:
-    """var/bench/<name>-<UTC time>/, for one run's raw output and logs."""
-    directory = BENCH_DIR / f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    (directory / "logs").mkdir(parents=True)
-    return directory
+def revision_of(stack: Stack) -> str:
+    """The art's revision, from the monster URL the page shows."""
+    found = re.search(r"[?&]v=([\w.-]+)", smoke.smoke(stack.url).monster_path)
+    if found is None:
+        raise RuntimeError("the page's monster URL names no revision")
+    return found[1]
+
+
+def flush_audit(stack: Stack, log: Path) -> str:
+    """`manage.py flush_audit` with the web app's own environment (its output appended to
+    `log`); its last line."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "flush_audit"],
+        cwd=ROOT,
+        env=stack.environment("identidock"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    with log.open("a") as out:
+        out.write(result.stdout + result.stderr)
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    return lines[-1] if lines else f"exit {result.returncode}"

@@ -1,12 +1,12 @@
 """Profile: where Identidock's own CPU goes in each kind of request, without gunicorn.
 
-serve_bench measures the whole server; this calls Identidock's WSGI application
-(`identidock.wsgi.application`, every layer) in this process, one request at a time,
-so that the figures are the app's alone: CPU microseconds per request (process time,
-so waiting on Redis, PostgreSQL or the renderer is not counted), then cProfile's
+The serving benches (hit, page, miss) measure the whole server; this calls Identidock's
+WSGI application (`identidock.wsgi.application`, every layer) in this process, one request
+at a time, so that the figures are the app's alone: CPU microseconds per request (process
+time, so waiting on Redis, PostgreSQL or the renderer is not counted), then cProfile's
 functions with the most CPU of their own. Against the local PostgreSQL and Redis (the
-serve bench's database and Redis database, which it creates, migrates and FLUSHES) and
-the renderer under gunicorn on a free port, as in compose.
+serving benches' database and Redis database, which it creates, migrates and FLUSHES:
+bench/servers.py) and the renderer under gunicorn on a free port, as in compose.
 
     .venv/bin/python bench/profile_requests.py [--requests 5000] [--top 15]
         [--scenario hit --scenario page_get ...]
@@ -39,20 +39,17 @@ from monsters.images import keys
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import serve_bench  # noqa: E402 - needs ROOT on the path
+from bench import servers  # noqa: E402 - needs ROOT on the path
+from bench.results import recorded  # noqa: E402
 
 HASHES = 200
 SCENARIOS = ("hit", "hit_redis", "not_modified", "django_floor", "page_get", "page_post", "miss")
 
 
 @contextmanager
-def renderer(directory: Path) -> Iterator[serve_bench.Server]:
-    server = serve_bench._start_server(
-        "renderer",
-        "renderer.wsgi:app",
-        serve_bench._base_environment(),
-        directory,
-        "/healthz",
+def renderer(directory: Path) -> Iterator[servers.Server]:
+    server = servers.start_server(
+        "renderer", servers.RENDERER_APP, servers.base_environment(), directory, "/healthz"
     )
     try:
         yield server
@@ -65,11 +62,11 @@ def environ_for(path: str, query: str = "", method: str = "GET", **extra: Any) -
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
         "QUERY_STRING": query,
-        "SERVER_NAME": serve_bench.HOST,
+        "SERVER_NAME": servers.HOST,
         "SERVER_PORT": "80",
         "SERVER_PROTOCOL": "HTTP/1.1",
-        "HTTP_HOST": serve_bench.HOST,
-        "REMOTE_ADDR": serve_bench.HOST,
+        "HTTP_HOST": servers.HOST,
+        "REMOTE_ADDR": servers.HOST,
         "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(b""),
         "wsgi.errors": sys.stderr,
@@ -160,7 +157,7 @@ def profile(scenario: str, count: int, top: int, sort: str = "tottime") -> None:
     print(report.getvalue().split("ncalls", 1)[-1].rstrip().join(["   ncalls", ""]))
 
 
-def renderer_client(server: serve_bench.Server, count: int) -> None:
+def renderer_client(server: servers.Server, count: int) -> None:
     """A miss's request to the renderer on its own: the CPU of our HTTP client (this
     process) against the renderer's (its gunicorn), for the same new ids. However little
     else a miss did, it would cost both: their ratio bounds the miss's throughput
@@ -196,16 +193,15 @@ def main() -> None:
         "--sort", default="tottime", choices=("tottime", "cumulative"), help="profile order"
     )
     arguments = parser.parse_args()
-    database_url = os.environ.get("SERVE_BENCH_DATABASE_URL", serve_bench.DEFAULT_DATABASE_URL)
-    redis_url = os.environ.get("SERVE_BENCH_REDIS_URL", serve_bench.DEFAULT_REDIS_URL)
+    database_url, redis_url = servers.storage_urls()
     with tempfile.TemporaryDirectory() as directory, renderer(Path(directory)) as server:
-        environment = serve_bench._app_environment(database_url, redis_url, server.url)
+        environment = servers.app_environment(database_url, redis_url, server.url)
         environment.update(  # (no per-client limits: it has them off, for one client)
             PROMETHEUS_MULTIPROC_DIR=directory,
             METRICS_PORT="0",
             LOG_LEVEL="WARNING",
         )
-        serve_bench._prepare_storage(environment)
+        servers.prepare_storage(environment)
         os.environ.update(environment)
         for scenario in arguments.scenario or SCENARIOS:
             profile(scenario, arguments.requests, arguments.top, arguments.sort)
@@ -214,4 +210,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded("profile_requests"):
+        main()

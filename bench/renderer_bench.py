@@ -42,6 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.results import recorded  # noqa: E402
 from bench.server_processes import medians, ratios_to_ceiling, wrk_run
 from bench.server_processes import stop as _stop  # noqa: E402
 
@@ -264,4 +265,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--in-process-child" in sys.argv:  # the child prints JSON for its parent
+        main()
+    else:
+        with recorded("renderer_bench"):
+            main()

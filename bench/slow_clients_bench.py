@@ -32,9 +32,9 @@ from bench.own_stack import (  # noqa: E402
     bench_stack,
     count_in_log,
     own_redis,
-    run_directory,
     scratch_database,
 )
+from bench.results import recorded, run_directory  # noqa: E402
 from scripts.slow_clients import Attackers, Timing, percentile, timed_gets  # noqa: E402
 from scripts.stack import smoke  # noqa: E402
 
@@ -150,4 +150,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with recorded("slow_clients_bench-direct" if "--direct" in sys.argv else "slow_clients_bench"):
+        status = main()
+    sys.exit(status)

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.databases import create_database_if_missing  # noqa: E402 - needs ROOT on the path
+from bench.results import recorded  # noqa: E402
 
 os.environ.update(
     DJANGO_SETTINGS_MODULE="identidock.settings",
@@ -210,4 +211,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded("warm_bench"):
+        main()

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.databases import create_database_if_missing  # noqa: E402 - needs ROOT on the path
+from bench.results import recorded  # noqa: E402
 
 ENVIRONMENT = {
     **os.environ,
@@ -94,4 +95,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with recorded("warm_memory"):
+        main()

@@ -1,0 +1,195 @@
+"""Benchmark: how close does a cached monster get to what gunicorn itself can serve?
+
+Starts the renderer, Identidock and the ceiling (a bare WSGI app answering one recorded
+cache hit of Identidock's: the same PNG bytes and headers) under the shipped
+gunicorn.conf.py on 127.0.0.1 (bench/servers.py), warms --hashes monsters over HTTP,
+recording each ETag, and runs wrk in interleaved rounds over:
+
+    ceiling      the bare WSGI app, rotating over the same paths
+    hit          GET of a cached monster, rotating over the versioned URLs
+    hit_redis    the same with the in-process tier off (--redis-only-env NAME=VALUE
+                 starts a second Identidock with that environment; without it, the same
+                 server again, marked "(same server)")
+    not_modified the same URLs with If-None-Match: each path's own ETag
+
+Targets, against the ceiling measured in the same run: hit >= 0.80 x ceiling with
+p99 <= 3 x p50; hit_redis >= 0.50 x ceiling; 304 >= 0.90 x ceiling. Then VmRSS of every
+Identidock worker before and after --rss-hits hits: <= 80 MB a worker, flat within 5 %.
+
+Prints the table and writes it to bench/results/<date>-hit_bench.md; raw wrk output, the
+Lua scripts and the servers' error logs go to var/bench/hit-<time>/. The targets are
+informational: the exit status is 0 unless the harness itself failed.
+
+    .venv/bin/python bench/hit_bench.py [--duration 5] [--rounds 2] [--hashes 1000]
+        [--rss-hits 100000] [--rss-max-seconds 100] [--redis-only-env NAME=VALUE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python bench/hit_bench.py` puts bench/ on the path instead
+
+from bench import rounds, targets, worker_rss
+from bench.results import code_block
+from bench.servers import (
+    REVISION,
+    Servers,
+    app_environment,
+    flush_redis,
+    prepare_storage,
+    redis_client,
+    storage_urls,
+)
+from bench.visitor import WarmSet, bench_hashes, check, read_home_page, record_hit
+from bench.wrk import rotate_script
+
+BENCH = "hit_bench"
+CACHED = ("hit", "hit_redis", "not_modified")
+TARGETS = [
+    targets.at_least("hit", 0.8, over="ceiling"),
+    targets.tail_within("hit", 3.0, reference="ceiling"),
+    targets.at_least("hit_redis", 0.5, over="ceiling"),
+    targets.at_least("not_modified", 0.9, over="ceiling"),
+]
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    rounds.add_arguments(parser)
+    parser.add_argument("--hashes", type=int, default=1000, help="warmed hashes to rotate over")
+    parser.add_argument("--rss-hits", type=int, default=100_000)
+    parser.add_argument(
+        "--rss-max-seconds", type=int, default=100, help="bound on the RSS run's duration"
+    )
+    parser.add_argument(
+        "--redis-only-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="environment that turns the in-process cache tier off, for 'hit, Redis only'",
+    )
+    arguments = parser.parse_args(argv)
+    rounds.check_arguments(parser, arguments)
+    if min(arguments.hashes, arguments.rss_hits) < 1:
+        parser.error("--hashes and --rss-hits must be at least 1")
+    for item in arguments.redis_only_env:
+        if "=" not in item:
+            parser.error(f"--redis-only-env takes NAME=VALUE, not {item!r}")
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    directory = rounds.output_directory(BENCH)
+    report = rounds.Report(BENCH, directory)
+    database_url, redis_url = storage_urls()
+    with ExitStack() as stack:
+        servers = Servers(stack, directory)
+        renderer = servers.renderer()
+        environment = app_environment(database_url, redis_url, renderer.url)
+        prepare_storage(environment)
+        stack.callback(flush_redis, redis_url)
+        identidock = servers.identidock(environment)
+        redis_only = identidock
+        if arguments.redis_only_env:
+            extra = dict(item.split("=", 1) for item in arguments.redis_only_env)
+            redis_only = servers.identidock(environment | extra, "identidock-redis-only")
+        site = read_home_page(identidock.url, REVISION)
+        paths = site.monster_paths(bench_hashes(arguments.hashes))
+        cache = WarmSet(identidock.url, paths, redis_client(redis_url))
+        etags = cache.warm()
+        png_bytes = record_hit(identidock.url, paths[0], directory / "ceiling.json")
+        ceiling = servers.ceiling(directory / "ceiling.json")
+
+        checked = [
+            check("ceiling", requests.get(ceiling.url + paths[0], timeout=10), 200),
+            check("hit", requests.get(identidock.url + paths[1], timeout=10), 200, X_Cache="HIT"),
+            check(
+                "hit (Redis only)",
+                requests.get(redis_only.url + paths[2], timeout=10),
+                200,
+                X_Cache="HIT",
+            ),
+            check(
+                "304",
+                requests.get(
+                    identidock.url + paths[3],
+                    headers={"If-None-Match": etags[paths[3]]},
+                    timeout=10,
+                ),
+                304,
+            ),
+        ]
+        print(f"warmed {len(paths):,} monsters; checked one request of each: {', '.join(checked)}")
+        hits = rotate_script([("GET", path, None, None) for path in paths])
+        not_modified = rotate_script([("GET", p, {"If-None-Match": etags[p]}, None) for p in paths])
+        same = "" if redis_only is not identidock else " (same server)"
+        scenarios = [
+            rounds.Scenario("ceiling", "ceiling (bare WSGI app)", ceiling, lambda: hits),
+            rounds.Scenario("hit", "hit", identidock, lambda: hits, cached=True),
+            rounds.Scenario(
+                "hit_redis", "hit, Redis only" + same, redis_only, lambda: hits, cached=True
+            ),
+            rounds.Scenario(
+                "not_modified", "304 (If-None-Match)", identidock, lambda: not_modified, cached=True
+            ),
+        ]
+        runner = rounds.Runner(arguments, directory, servers, database_url, cache.ensure_warm)
+        results = runner.measure(scenarios)
+
+        cache.ensure_warm()
+        numbers = itertools.count(1)
+        rss, rss_notes = worker_rss.measure(
+            identidock,
+            lambda seconds: runner.wrk(identidock, hits, seconds, f"rss-hits-{next(numbers)}"),
+            hits=arguments.rss_hits,
+            max_seconds=arguments.rss_max_seconds,
+            rate=results["hit"].rate,
+        )
+        heading = report.heading(arguments, servers, identidock)
+
+    verdicts = targets.judge(TARGETS, results)
+    audited = ", ".join(f"{key} {results[key].audit_rows:,}" for key in CACHED)
+    lines = [
+        *heading,
+        f"{len(paths):,} warmed monsters, URLs /monster/<hash>{site.monster_query}; the "
+        f"ceiling answers the recorded hit's {png_bytes:,} PNG bytes and headers.",
+        "",
+        "## Hits against the ceiling",
+        "",
+        *targets.table([(s.key, s.label) for s in scenarios], results, "ceiling", verdicts),
+        "",
+        targets.summary(verdicts),
+        "",
+        f"Audit rows (one per cache miss) written during: {audited}.",
+    ]
+    if any(results[key].audit_rows for key in CACHED):
+        lines.append(
+            "WARNING: hits were misses: something emptied the bench's Redis database during "
+            "the run, so those rows measured misses too."
+        )
+    if cache.rewarmed:
+        lines.append(
+            f"NOTE: something else emptied the bench's Redis database {cache.rewarmed} "
+            "time(s); the bench warmed it again each time. SERVE_BENCH_REDIS_URL picks another."
+        )
+    lines += ["", code_block(runner.rounds), "", "## Worker memory under hits", ""]
+    lines += [*rss.lines(), *rss_notes]
+    lines += ["", *report.footing()]
+    report.finish(lines, arguments.keep_access_logs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Benchmark: what a cache miss costs against the renderer it waits on, in the same run.
+
+Starts the renderer, Identidock, the ceiling (a bare WSGI app answering one recorded
+cache hit) and the bare miss (a bare WSGI app that asks the renderer and SETs the bytes in
+Redis, nothing else: bench/miss_floor_app.py) under the shipped gunicorn.conf.py on
+127.0.0.1 (bench/servers.py), and runs wrk in interleaved rounds over:
+
+    ceiling       the bare WSGI app
+    renderer      the renderer's own gunicorn, a new id every request
+    django_floor  GET /healthz: the least any request Django answers costs
+    miss          Identidock, a new hash every request (cache GET, renderer, SET, audit)
+    bare_miss     the bare miss app, a new hash every request (renderer, SET)
+
+Targets: renderer >= 0.40 x ceiling; miss >= 0.50 x renderer. Beside them, for reading the
+miss: its share of the bare miss (the most a miss answered in Python reaches here, in
+Django or out of it), the bare miss's share of the renderer, and the bound the floor sets
+from CPU per request (a miss through Django costs at least the floor plus the renderer's
+request).
+
+Prints the table and writes it to bench/results/<date>-miss_bench.md; raw wrk output goes
+to var/bench/miss-<time>/. The targets are informational: the exit status is 0 unless the
+harness itself failed.
+
+    .venv/bin/python bench/miss_bench.py [--duration 5] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python bench/miss_bench.py` puts bench/ on the path instead
+
+from bench import rounds, targets
+from bench.results import code_block
+from bench.servers import (
+    REVISION,
+    Servers,
+    app_environment,
+    flush_redis,
+    prepare_storage,
+    storage_urls,
+)
+from bench.visitor import SIZE, bench_hashes, check, read_home_page, record_hit, warm
+from bench.wrk import fresh_script, rotate_script
+
+BENCH = "miss_bench"
+TARGETS = [
+    targets.at_least("renderer", 0.4, over="ceiling"),
+    targets.at_least("miss", 0.5, over="renderer"),
+]
+
+
+def django_bound(results: targets.Results) -> float:
+    """The most a miss through Django can reach, x renderer, from CPU per request: it
+    costs at least the floor plus the renderer's own request, and req/s follows CPU here
+    (every server shares the same cores)."""
+    floor, renderer = results["django_floor"].cpu_us, results["renderer"].cpu_us
+    return renderer / (floor + renderer)
+
+
+def reading_lines(results: targets.Results) -> list[str]:
+    """The miss against the bare miss and the floor: what no code of ours could beat."""
+    miss, bare, renderer = results["miss"], results["bare_miss"], results["renderer"]
+    floor = results["django_floor"]
+    return [
+        f"- the miss: {targets.ratio(results, 'miss', 'bare_miss'):.2f} x the bare miss; "
+        f"{miss.audit_rows:,} audit rows written for the {miss.requests:,} replies wrk "
+        "counted.",
+        f"- the bare miss (renderer and SET, no Django, no checks): {bare.rate:,.0f} req/s, "
+        f"{targets.ratio(results, 'bare_miss', 'renderer'):.2f} x renderer, "
+        f"{bare.cpu_us:,.0f} us of CPU (the renderer's included): the most a miss reaches "
+        "here without Django.",
+        f"- through Django, a miss costs at least the floor's {floor.cpu_us:,.0f} us plus the "
+        f"renderer's {renderer.cpu_us:,.0f} us of CPU: at most {django_bound(results):.2f} x "
+        "renderer (req/s follows CPU here: every server shares the same cores).",
+    ]
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    rounds.add_arguments(parser)
+    arguments = parser.parse_args(argv)
+    rounds.check_arguments(parser, arguments)
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    directory = rounds.output_directory(BENCH)
+    report = rounds.Report(BENCH, directory)
+    database_url, redis_url = storage_urls()
+    with ExitStack() as stack:
+        servers = Servers(stack, directory)
+        renderer = servers.renderer()
+        environment = app_environment(database_url, redis_url, renderer.url)
+        prepare_storage(environment)
+        stack.callback(flush_redis, redis_url)
+        identidock = servers.identidock(environment)
+        site = read_home_page(identidock.url, REVISION)
+        [recorded] = site.monster_paths(bench_hashes(1))
+        warm(identidock.url, [recorded])
+        png_bytes = record_hit(identidock.url, recorded, directory / "ceiling.json")
+        ceiling = servers.ceiling(directory / "ceiling.json")
+        bare_miss = servers.bare_miss(renderer.url, redis_url, SIZE)
+
+        def new() -> str:
+            return f"/monster/{secrets.token_hex(32)}"
+
+        checked = [
+            check("ceiling", requests.get(ceiling.url + recorded, timeout=10), 200),
+            check(
+                "renderer",
+                requests.get(renderer.url + new() + f"?size={SIZE}", timeout=10),
+                200,
+                Content_Type="image/png",
+            ),
+            check("Django floor", requests.get(identidock.url + "/healthz", timeout=10), 200),
+            check(
+                "miss",
+                requests.get(identidock.url + new() + site.monster_query, timeout=10),
+                200,
+                X_Cache="MISS",
+            ),
+            check(
+                "bare miss",
+                requests.get(bare_miss.url + new() + f"?size={SIZE}", timeout=10),
+                200,
+                Content_Type="image/png",
+            ),
+        ]
+        print("checked one request of each: " + ", ".join(checked))
+        hit = rotate_script([("GET", recorded, None, None)])
+        floor = rotate_script([("GET", "/healthz", None, None)])
+
+        def fresh(query: str) -> str:
+            return fresh_script(secrets.token_hex(20), query)
+
+        scenarios = [
+            rounds.Scenario("ceiling", "ceiling (bare WSGI app)", ceiling, lambda: hit),
+            rounds.Scenario(
+                "renderer", "renderer direct (new ids)", renderer, lambda: fresh(f"?size={SIZE}")
+            ),
+            rounds.Scenario(
+                "django_floor", "Django floor (GET /healthz)", identidock, lambda: floor
+            ),
+            rounds.Scenario(
+                "miss", "miss (new hashes)", identidock, lambda: fresh(site.monster_query)
+            ),
+            rounds.Scenario(
+                "bare_miss", "bare miss (new hashes)", bare_miss, lambda: fresh(f"?size={SIZE}")
+            ),
+        ]
+        runner = rounds.Runner(arguments, directory, servers, database_url)
+        results = runner.measure(scenarios)
+        heading = report.heading(arguments, servers, identidock)
+
+    verdicts = targets.judge(TARGETS, results)
+    lines = [
+        *heading,
+        f"Monster URLs /monster/<new hash>{site.monster_query}; the renderer and the bare miss "
+        f"are asked for ?size={SIZE}; the ceiling answers a recorded hit's {png_bytes:,} PNG "
+        "bytes.",
+        "",
+        "## Misses against the renderer",
+        "",
+        *targets.table([(s.key, s.label) for s in scenarios], results, "ceiling", verdicts),
+        "",
+        targets.summary(verdicts),
+        "",
+        *reading_lines(results),
+        "",
+        code_block(runner.rounds),
+        "",
+        *report.footing(),
+    ]
+    report.finish(lines, arguments.keep_access_logs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
