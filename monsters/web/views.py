@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
@@ -48,10 +47,9 @@ def home(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, home_page.TEMPLATE, {"form": form}, status=HTTPStatus.BAD_REQUEST)
     name = form.cleaned_data["name"]
-    page = home_page.fill(
-        name=name, name_hash=identity.hash_name(name), csrf_token=get_token(request)
-    )
-    return HttpResponse(page)
+    shown = NameForm({"name": name})  # the box shows the name as hashed: stripped
+    shown.is_valid()
+    return render(request, home_page.TEMPLATE, home_page.context(shown, identity.hash_name(name)))
 
 
 @require_safe
