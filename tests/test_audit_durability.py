@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_redis import get_redis_connection
 
+from monsters.audit import flusher
 from monsters.audit import record as audit
 from monsters.images import identity, keys
 from monsters.models import Generation
@@ -167,8 +168,8 @@ def test_rows_queued_by_a_process_that_is_gone_are_written_once_a_row_goes_throu
 ):
     # As a web process leaves them when it is replaced (max_requests, a deploy) before
     # the database is back: in the queue, with no flusher of this process to write them.
-    if audit._flusher is not None:
-        audit._flusher.join(10)
+    if flusher._flusher is not None:
+        flusher._flusher.join(10)
     left_behind = [
         audit.new_generation(
             name_hash=f"{n:064x}", size=80, source="builtin", origin="web", png_bytes=1, render_ms=1
@@ -177,7 +178,7 @@ def test_rows_queued_by_a_process_that_is_gone_are_written_once_a_row_goes_throu
     ]
     for generation in left_behind:
         audit._redis().xadd(audit._queue_key(), audit._to_fields(generation))
-    monkeypatch.setattr(audit, "_last_queue_check", 0.0)  # a process that has not looked yet
+    monkeypatch.setattr(flusher, "_last_queue_check", 0.0)  # a process that has not looked yet
     audit.record(
         [
             audit.new_generation(

@@ -304,7 +304,7 @@ def test_a_hit_from_the_process_tier_needs_no_redis(client, renderer_server, pro
     url = f"{PATH}?{current_query()}"
     assert client.get(url)["X-Cache"] == "MISS"
     # Redis loses the entry; this process still has it.
-    cache._backend().delete(keys.locate(name_hash=MOBY, size=80).key)
+    cache.monster_cache().delete(keys.locate(name_hash=MOBY, size=80).key)
     response = client.get(url)
     assert response.status_code == HTTPStatus.OK and response["X-Cache"] == "HIT"
     assert process_tier.hits == 1

@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 
+from monsters.audit import flusher
 from monsters.guards.breaker import breaker_for
 from monsters.metrics import AUDIT_ROWS
 from monsters.models import Generation
@@ -120,7 +120,7 @@ def _write_or_queue(generations: list[Generation], *, replayable: bool = False) 
         else:
             breaker.succeeded()
             AUDIT_ROWS.labels("written").inc(written)
-            _flush_if_rows_wait()
+            flusher.flush_if_rows_wait()
             return
     _enqueue(generations)
 
@@ -198,7 +198,7 @@ def _flush_lock(client: Any, *, wait: float) -> Any:
     return client.lock(_key(LOCK_NAME), timeout=lock_seconds(), blocking_timeout=wait)
 
 
-def _flush_when_allowed() -> FlushReport | None:
+def flush_when_allowed() -> FlushReport | None:
     """`flush_queue()` for the background flusher: it asks the database only when the
     database's breaker lets a call through, like any request would."""
     breaker = _database_breaker()
@@ -249,7 +249,7 @@ def _enqueue(generations: list[Generation]) -> None:
             logger.debug("Audit queue unavailable: %s", exc)
         else:
             AUDIT_ROWS.labels("queued").inc(len(generations))
-            _start_flusher()
+            flusher.start()
             return
     AUDIT_ROWS.labels("logged").inc(len(generations))
     for generation in generations:
@@ -276,60 +276,6 @@ def _from_fields(fields: dict[bytes, bytes]) -> Generation:
         render_ms=float(text["render_ms"]),
         created_at=datetime.datetime.fromisoformat(text["created_at"]),
     )
-
-
-# --- The process's own flusher ---------------------------------------------------------
-
-_flusher: threading.Thread | None = None
-_flusher_lock = threading.Lock()
-_last_queue_check = 0.0  # time.monotonic() of this process's last look at the queue
-
-
-def _flush_if_rows_wait() -> None:
-    """The database has just taken a row: when rows wait in the queue (queued by this
-    process or by one that has exited since), start this process's flusher. One XLEN,
-    at most every QUEUE_CHECK_SECONDS per process."""
-    global _last_queue_check
-    now = time.monotonic()
-    if now - _last_queue_check < QUEUE_CHECK_SECONDS:
-        return
-    _last_queue_check = now
-    try:
-        waiting = queue_length() + orphan_count()
-    except (redis.RedisError, OSError) as exc:  # the queue is for another time
-        logger.debug("Audit queue not checked: %s", exc)
-        return
-    if waiting:
-        _start_flusher()
-
-
-def _start_flusher() -> None:
-    """One daemon thread per process that retries the queue until it is empty."""
-    global _flusher
-    with _flusher_lock:
-        if _flusher is not None and _flusher.is_alive():
-            return
-        _flusher = threading.Thread(target=_flush_until_empty, name="audit-flusher", daemon=True)
-        _flusher.start()
-
-
-def _flush_until_empty() -> None:
-    stop = threading.Event()
-    try:
-        while not stop.wait(RETRY_SECONDS):
-            try:
-                report = _flush_when_allowed()
-            except (DatabaseError, redis.RedisError, OSError) as exc:  # still down: retry
-                logger.debug("Audit queue not flushed yet: %s", exc)
-                continue
-            if report is None:  # the database is being skipped for now
-                continue
-            if report.written:
-                logger.warning("Audit queue: %d queued rows written", report.written)
-            if not report.left and not orphan_count():
-                return
-    finally:
-        connection.close()  # this thread's own database connection
 
 
 # --- Where things are ---------------------------------------------------------------------

@@ -14,10 +14,8 @@ request until a probe finds it back. With Sentinel, writes (to the primary) and 
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import redis
@@ -93,7 +91,7 @@ class CacheUnavailable(Exception):
     """Redis did not answer in time, or is being skipped while its breaker is open."""
 
 
-def _backend() -> BaseCache:
+def monster_cache() -> BaseCache:
     return caches[CACHE_ALIAS]
 
 
@@ -125,11 +123,11 @@ def _address(*, writes: bool) -> str:
     return f"{config['LOCATION']} ({side}) via Sentinel {where}"
 
 
-def _guarded(operation: Callable[[BaseCache], T], *, writes: bool) -> T:
+def guarded(operation: Callable[[BaseCache], T], *, writes: bool) -> T:
     """Run one backend operation behind the Redis breaker (for `writes` or for reads):
     a failure or an open breaker is a CacheUnavailable, raised at once. Only a read
     whose connection was closed under it is tried once more (`_run`)."""
-    backend = _backend()
+    backend = monster_cache()
     breaker = _breaker(backend, writes=writes)
     if breaker is None:
         return operation(backend)
@@ -173,7 +171,7 @@ def get(key: str) -> bytes | None:
             return png
         _PROCESS_MISS.inc()
     try:
-        png = cast("bytes | None", _guarded(lambda backend: backend.get(key), writes=False))
+        png = cast("bytes | None", guarded(lambda backend: backend.get(key), writes=False))
     except CacheUnavailable:
         _REDIS_BYPASS.inc()
         raise
@@ -190,14 +188,14 @@ def get_many(keys: list[str]) -> dict[str, bytes]:
     """The entries present among `keys`, in one round trip."""
     if not keys:
         return {}
-    return _guarded(lambda backend: backend.get_many(keys), writes=False)
+    return guarded(lambda backend: backend.get_many(keys), writes=False)
 
 
 def add(key: str, png: bytes) -> bool:
     """SET NX; False only when another writer stored the key first. This process's
     tier keeps the PNG either way, so with Redis down it is still served again."""
     try:
-        stored = _guarded(lambda backend: backend.add(key, png, timeout=None), writes=True)
+        stored = guarded(lambda backend: backend.add(key, png, timeout=None), writes=True)
     finally:
         if (tier := process_tier()) is not None:
             tier.put(key, png)
@@ -221,7 +219,7 @@ def add_with_intent(
     `stream` (the audit row to come): a process that dies before writing the row leaves
     the entry for another to replay. Returns (stored, the entry's id). Without Redis
     there is no stream: as `add`, with no entry."""
-    backend = _backend()
+    backend = monster_cache()
     if not isinstance(backend, RedisCache):
         return add(key, image), None
     keys = [str(backend.make_key(key)), str(backend.make_key(stream))]
@@ -232,7 +230,7 @@ def add_with_intent(
         return client.eval(_ADD_WITH_INTENT, 2, *keys, *args)
 
     try:
-        entry_id = _guarded(run, writes=True)
+        entry_id = guarded(run, writes=True)
     finally:
         if (tier := process_tier()) is not None:
             tier.put(key, image)
@@ -244,7 +242,7 @@ def add_with_intent(
 def replace(key: str, png: bytes) -> None:
     """SET, whatever is there."""
     try:
-        _guarded(lambda backend: backend.set(key, png, timeout=None), writes=True)
+        guarded(lambda backend: backend.set(key, png, timeout=None), writes=True)
     finally:
         if (tier := process_tier()) is not None:
             tier.put(key, png)
@@ -259,60 +257,7 @@ def delete_many(keys: list[str]) -> None:
         return
     if (tier := process_tier()) is not None:
         tier.discard(keys)
-    _guarded(lambda backend: backend.delete_many(keys), writes=True)
-
-
-class Flight:
-    """One caller's part in a single flight: `leader` renders, the others wait."""
-
-    def __init__(self, leader: bool) -> None:
-        self.leader = leader
-        self.done = False
-
-    def succeeded(self) -> None:
-        """The leader stored its image: keep the lock until it expires, so that callers
-        who missed a moment ago wait for the cache rather than render again."""
-        self.done = True
-
-
-@contextlib.contextmanager
-def leadership(name: str, *, seconds: float) -> Iterator[Flight]:
-    """A short lock named `name`, for single flight: its holder (for at most `seconds`,
-    in case it dies) is the leader, the others are not. A leader that fails frees the
-    lock at once. With Redis unreachable every caller leads: nobody can coordinate,
-    nobody should wait."""
-    backend = _backend()
-    if not isinstance(backend, RedisCache):
-        local = _local_locks.setdefault(name, threading.Lock())
-        flight = Flight(local.acquire(blocking=False))
-        try:
-            yield flight
-        finally:
-            if flight.leader:
-                local.release()
-                _local_locks.pop(name, None)
-        return
-    # Making the lock object talks to nobody; only acquiring it is a call to Redis.
-    lock = cast(RedisCache, backend).lock(name, timeout=seconds, thread_local=False)
-    # The holder's token: 128 random bits. redis-py's own default, uuid1(), cost a miss
-    # 20 to 100 us of CPU (it asks libuuid for the time and the node).
-    token = uuid.uuid4().hex
-    try:
-        flight = Flight(
-            bool(_guarded(lambda _: lock.acquire(blocking=False, token=token), writes=True))
-        )
-    except CacheUnavailable:
-        yield Flight(True)
-        return
-    try:
-        yield flight
-    finally:
-        if flight.leader and not flight.done:
-            with contextlib.suppress(redis.RedisError, RuntimeError):
-                lock.release()  # expired meanwhile: not ours to free any more
-
-
-_local_locks: dict[str, threading.Lock] = {}
+    guarded(lambda backend: backend.delete_many(keys), writes=True)
 
 
 class NoScripting(Exception):
@@ -322,7 +267,7 @@ class NoScripting(Exception):
 def run_script(script: str, *, keys: list[str], args: list[float]) -> list[int]:
     """Run a Lua script in the cache's Redis (keys get the cache's prefix), behind the
     breaker. NoScripting without Redis, CacheUnavailable when Redis cannot answer."""
-    backend = _backend()
+    backend = monster_cache()
     if not isinstance(backend, RedisCache):
         raise NoScripting
     prefixed = [str(backend.make_key(key)) for key in keys]
@@ -331,12 +276,12 @@ def run_script(script: str, *, keys: list[str], args: list[float]) -> list[int]:
         client = get_redis_connection(CACHE_ALIAS)
         return [int(value) for value in client.eval(script, len(prefixed), *prefixed, *args)]
 
-    return _guarded(run, writes=True)  # the scripts here write (the rate limiter's do)
+    return guarded(run, writes=True)  # the scripts here write (the rate limiter's do)
 
 
 def backend_name() -> str:
     """What holds the monsters: "redis", "local-memory", or the backend's class name."""
-    backend = _backend()
+    backend = monster_cache()
     if isinstance(backend, RedisCache):
         return "redis"
     if isinstance(backend, LocMemCache):
@@ -350,14 +295,14 @@ def ping() -> None:
     Straight through the client, past the breaker: the readiness probe asks whether
     Redis answers now. A local-memory cache lives in this process: nothing to ping.
     """
-    if isinstance(_backend(), RedisCache):
+    if isinstance(monster_cache(), RedisCache):
         get_redis_connection(CACHE_ALIAS).ping()
 
 
 def answers(probe_key: str) -> bool:
     """False when the cache cannot be reached. Reads `probe_key`, writes nothing."""
     try:
-        _guarded(lambda backend: backend.has_key(probe_key), writes=False)
+        guarded(lambda backend: backend.has_key(probe_key), writes=False)
     except CacheUnavailable:
         return False
     return True
@@ -365,4 +310,4 @@ def answers(probe_key: str) -> bool:
 
 def is_process_local() -> bool:
     """True when the cache lives in this process's memory (no REDIS_URL)."""
-    return isinstance(_backend(), LocMemCache)
+    return isinstance(monster_cache(), LocMemCache)

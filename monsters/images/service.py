@@ -25,7 +25,7 @@ from django.conf import settings
 from monsters.audit import record as audit_log
 from monsters.audit import writer as audit_writer
 from monsters.audit.writer import Batcher
-from monsters.guards import cache, sources
+from monsters.guards import cache, single_flight, sources
 from monsters.images import keys
 from monsters.images.keys import Address, Spec
 from monsters.metrics import GENERATIONS, SINGLE_FLIGHT_WAITS
@@ -141,7 +141,7 @@ def _single_flight(address: Address, *, origin: str, force: bool) -> Picture:
     pause = FIRST_POLL_SECONDS
     waited = False
     while True:
-        with cache.leadership(_lock_name(address), seconds=_render_budget()) as flight:
+        with single_flight.leadership(_lock_name(address), seconds=_render_budget()) as flight:
             if flight.leader or force:
                 logger.debug(
                     "Cache miss: %s size=%d %s", address.name_hash[:12], address.size, address.fmt

@@ -33,26 +33,26 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import queue
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from monsters.audit.writer import Batcher
-from monsters.guards import sources
-from monsters.images import keys, service
+from monsters.images import service
 from monsters.images.keys import Spec
 from monsters.warming.inputs import Invalid, Item
+from monsters.warming.workers import (
+    Outcome,
+    RendererDown,
+    Workers,
+)
 
 DEFAULT_CONCURRENCY = 8
 MIN_CONCURRENCY = 1
 MAX_CONCURRENCY = 64
 # Entries checked against the cache per round trip; also the dedupe window.
 BATCH_SIZE = 500
-QUEUED_PER_WORKER = 4
-RENDERER_DOWN_AFTER = 3
 # Distinct failure reasons kept for the summary (the admin shows them).
 MAX_REASONS = 5
 
@@ -116,105 +116,6 @@ def check_concurrency(concurrency: int) -> int:
     return concurrency
 
 
-class _Outcome(NamedTuple):
-    entry: Spec
-    generated: bool = False
-    skipped: bool = False  # not tried: the renderer was already down
-    failure: str | None = None  # the renderer's failure, safe to show
-    renderer_down: bool = False  # refused or timed out, rather than a bad answer
-    crash: Exception | None = None  # a bug: re-raised in the calling thread
-
-
-class _RendererDown(Exception):
-    """Raised in the calling thread to stop feeding the workers."""
-
-
-def _generate(entry: Spec, *, origin: str, force: bool, audit: Batcher) -> _Outcome:
-    ref = keys.locate(name_hash=entry.name_hash, size=entry.size, fmt=entry.fmt)
-    try:
-        stored = service.generate_picture(ref, origin=origin, force=force, audit=audit)
-    except (sources.SourceUnavailable, sources.SourceTimeout) as exc:
-        return _Outcome(entry, failure=str(exc), renderer_down=True)
-    except sources.SourceError as exc:
-        return _Outcome(entry, failure=str(exc))
-    return _Outcome(entry, generated=stored)
-
-
-class _Workers:
-    """`count` daemon threads fed through a bounded queue; outcomes come back on
-    another queue, read only by the calling thread. The workers keep the streak of
-    refusals and timeouts themselves, so entries already queued are skipped the moment
-    the renderer is plainly down."""
-
-    def __init__(self, count: int, *, origin: str, force: bool, audit: Batcher):
-        self._origin = origin
-        self._force = force
-        self._audit = audit
-        self._jobs: queue.Queue[Spec | None] = queue.Queue(maxsize=QUEUED_PER_WORKER * count)
-        self._results: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
-        self._streak_lock = threading.Lock()
-        self._down_in_a_row = 0
-        self.renderer_down = threading.Event()
-        # Daemon threads: after a second Ctrl-C the process may exit without them.
-        self._threads = [
-            threading.Thread(target=self._run, name=f"warm-{n}", daemon=True) for n in range(count)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def _run(self) -> None:
-        while (entry := self._jobs.get()) is not None:
-            if self.renderer_down.is_set():
-                self._results.put(_Outcome(entry, skipped=True))
-                continue
-            try:
-                outcome = _generate(
-                    entry, origin=self._origin, force=self._force, audit=self._audit
-                )
-            except Exception as exc:  # a bug: handed to the calling thread, which re-raises it
-                outcome = _Outcome(entry, crash=exc)
-            self._count_streak(outcome)
-            self._results.put(outcome)
-
-    def _count_streak(self, outcome: _Outcome) -> None:
-        with self._streak_lock:
-            if outcome.renderer_down:
-                self._down_in_a_row += 1
-                if self._down_in_a_row >= RENDERER_DOWN_AFTER:
-                    self.renderer_down.set()
-            elif outcome.crash is None:
-                self._down_in_a_row = 0
-
-    def submit(self, entry: Spec) -> None:
-        """Queue `entry`; blocks while the queue is full, which bounds the work in flight."""
-        self._jobs.put(entry)
-
-    def finished(self) -> Iterator[_Outcome]:
-        while True:
-            try:
-                yield self._results.get_nowait()
-            except queue.Empty:
-                return
-
-    def drop_queued(self) -> list[Spec]:
-        """Take back every entry no worker has started yet."""
-        dropped: list[Spec] = []
-        while True:
-            try:
-                entry = self._jobs.get_nowait()
-            except queue.Empty:
-                return dropped
-            if entry is not None:
-                dropped.append(entry)
-
-    def stop(self) -> None:
-        """Let the workers finish what is queued and in hand, then end them."""
-        for _ in self._threads:
-            self._jobs.put(None)
-        for thread in self._threads:
-            thread.join()
-
-
 @dataclass
 class _Run:
     """The state of one warming run, owned by the calling thread."""
@@ -244,7 +145,7 @@ class _Run:
         self.summary.cached += count
         self.reporter.advance(count)
 
-    def record(self, outcome: _Outcome) -> None:
+    def record(self, outcome: Outcome) -> None:
         self.in_flight.discard(outcome.entry)
         if outcome.crash is not None:
             raise outcome.crash
@@ -320,13 +221,13 @@ def _generate_all(
     force: bool,
     batch_size: int,
 ) -> None:
-    workers = _Workers(concurrency, origin=origin, force=force, audit=run.audit)
+    workers = Workers(concurrency, origin=origin, force=force, audit=run.audit)
 
     def record_finished() -> None:
         for outcome in workers.finished():
             run.record(outcome)
         if workers.renderer_down.is_set():
-            raise _RendererDown
+            raise RendererDown
 
     try:
         for batch in _batches(items, batch_size):
@@ -337,7 +238,7 @@ def _generate_all(
         workers.stop()
         if workers.renderer_down.is_set():  # the last entries were skipped: say so
             run.summary.renderer_down = True
-    except _RendererDown:
+    except RendererDown:
         run.summary.renderer_down = True
         _drop_queued(workers, run)
         workers.stop()
@@ -361,6 +262,6 @@ def _generate_all(
             run.audit.flush()  # the rows of every entry cached so far
 
 
-def _drop_queued(workers: _Workers, run: _Run) -> None:
+def _drop_queued(workers: Workers, run: _Run) -> None:
     for entry in workers.drop_queued():
         run.in_flight.discard(entry)

@@ -10,7 +10,7 @@ from django.contrib import messages
 from monsters.admin import generation as generation_admin
 from monsters.images import keys, service
 from monsters.models import Generation
-from monsters.warming import engine
+from monsters.warming import workers
 
 pytestmark = pytest.mark.django_db
 
@@ -185,7 +185,7 @@ def test_warm_waits_out_a_stuck_renderer_once_not_once_per_row(
     assert level == messages.WARNING
     assert "(the renderer is down)" in text
     # The first wave of workers times out together; the queued rows are skipped.
-    assert bad_renderer.hits <= engine.RENDERER_DOWN_AFTER + generation_admin.ACTION_CONCURRENCY
+    assert bad_renderer.hits <= workers.RENDERER_DOWN_AFTER + generation_admin.ACTION_CONCURRENCY
 
 
 def test_thumbnails_come_from_the_staff_route_and_record_admin_renders(

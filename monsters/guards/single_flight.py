@@ -1,0 +1,70 @@
+"""Single flight: of concurrent misses of one image, one renders and the others wait.
+
+A short lock in the cache's Redis (a local lock with local memory) names the leader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import cast
+
+import redis
+from django_redis.cache import RedisCache
+
+from monsters.guards.cache import CacheUnavailable, guarded, monster_cache
+
+
+class Flight:
+    """One caller's part in a single flight: `leader` renders, the others wait."""
+
+    def __init__(self, leader: bool) -> None:
+        self.leader = leader
+        self.done = False
+
+    def succeeded(self) -> None:
+        """The leader stored its image: keep the lock until it expires, so that callers
+        who missed a moment ago wait for the cache rather than render again."""
+        self.done = True
+
+
+@contextlib.contextmanager
+def leadership(name: str, *, seconds: float) -> Iterator[Flight]:
+    """A short lock named `name`, for single flight: its holder (for at most `seconds`,
+    in case it dies) is the leader, the others are not. A leader that fails frees the
+    lock at once. With Redis unreachable every caller leads: nobody can coordinate,
+    nobody should wait."""
+    backend = monster_cache()
+    if not isinstance(backend, RedisCache):
+        local = _local_locks.setdefault(name, threading.Lock())
+        flight = Flight(local.acquire(blocking=False))
+        try:
+            yield flight
+        finally:
+            if flight.leader:
+                local.release()
+                _local_locks.pop(name, None)
+        return
+    # Making the lock object talks to nobody; only acquiring it is a call to Redis.
+    lock = cast(RedisCache, backend).lock(name, timeout=seconds, thread_local=False)
+    # The holder's token: 128 random bits. redis-py's own default, uuid1(), asks libuuid
+    # for the time and the node on every miss, a cost a random token does not have.
+    token = uuid.uuid4().hex
+    try:
+        flight = Flight(
+            bool(guarded(lambda _: lock.acquire(blocking=False, token=token), writes=True))
+        )
+    except CacheUnavailable:
+        yield Flight(True)
+        return
+    try:
+        yield flight
+    finally:
+        if flight.leader and not flight.done:
+            with contextlib.suppress(redis.RedisError, RuntimeError):
+                lock.release()  # expired meanwhile: not ours to free any more
+
+
+_local_locks: dict[str, threading.Lock] = {}
