@@ -44,8 +44,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-from monsters.images import keys
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -158,6 +156,8 @@ def _fresh_stores() -> str:
     from django.core.cache import caches
     from django.core.management import call_command
     from django.db import OperationalError
+
+    from monsters.images import keys
 
     try:
         call_command("migrate", verbosity=0)

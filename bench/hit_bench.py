@@ -42,12 +42,8 @@ from bench import rounds, targets, worker_rss
 from bench.results import code_block
 from bench.servers import (
     REVISION,
-    Servers,
-    app_environment,
-    flush_redis,
-    prepare_storage,
     redis_client,
-    storage_urls,
+    start_stack,
 )
 from bench.visitor import WarmSet, bench_hashes, check, read_home_page, record_hit
 from bench.wrk import rotate_script
@@ -93,14 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     directory = rounds.output_directory(BENCH)
     report = rounds.Report(BENCH, directory)
-    database_url, redis_url = storage_urls()
     with ExitStack() as stack:
-        servers = Servers(stack, directory)
-        renderer = servers.renderer()
-        environment = app_environment(database_url, redis_url, renderer.url)
-        prepare_storage(environment)
-        stack.callback(flush_redis, redis_url)
-        identidock = servers.identidock(environment)
+        started = start_stack(stack, directory)
+        servers, identidock = started.servers, started.identidock
+        environment, database_url = started.environment, started.database_url
+        redis_url = started.redis_url
         redis_only = identidock
         if arguments.redis_only_env:
             extra = dict(item.split("=", 1) for item in arguments.redis_only_env)

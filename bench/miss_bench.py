@@ -42,11 +42,7 @@ from bench import rounds, targets
 from bench.results import code_block
 from bench.servers import (
     REVISION,
-    Servers,
-    app_environment,
-    flush_redis,
-    prepare_storage,
-    storage_urls,
+    start_stack,
 )
 from bench.visitor import SIZE, bench_hashes, check, read_home_page, record_hit, warm
 from bench.wrk import fresh_script, rotate_script
@@ -98,14 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     directory = rounds.output_directory(BENCH)
     report = rounds.Report(BENCH, directory)
-    database_url, redis_url = storage_urls()
     with ExitStack() as stack:
-        servers = Servers(stack, directory)
-        renderer = servers.renderer()
-        environment = app_environment(database_url, redis_url, renderer.url)
-        prepare_storage(environment)
-        stack.callback(flush_redis, redis_url)
-        identidock = servers.identidock(environment)
+        started = start_stack(stack, directory)
+        servers, renderer, identidock = started.servers, started.renderer, started.identidock
+        database_url, redis_url = started.database_url, started.redis_url
         site = read_home_page(identidock.url, REVISION)
         [recorded] = site.monster_paths(bench_hashes(1))
         warm(identidock.url, [recorded])

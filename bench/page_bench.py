@@ -37,11 +37,7 @@ from bench import rounds, targets
 from bench.results import code_block
 from bench.servers import (
     REVISION,
-    Servers,
-    app_environment,
-    flush_redis,
-    prepare_storage,
-    storage_urls,
+    start_stack,
 )
 from bench.visitor import check, read_home_page
 from bench.wrk import rotate_script
@@ -73,14 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     directory = rounds.output_directory(BENCH)
     report = rounds.Report(BENCH, directory)
-    database_url, redis_url = storage_urls()
     with ExitStack() as stack:
-        servers = Servers(stack, directory)
-        renderer = servers.renderer()
-        environment = app_environment(database_url, redis_url, renderer.url)
-        prepare_storage(environment)
-        stack.callback(flush_redis, redis_url)
-        identidock = servers.identidock(environment)
+        started = start_stack(stack, directory)
+        servers, identidock = started.servers, started.identidock
+        database_url = started.database_url
         site = read_home_page(identidock.url, REVISION)
         post_headers = {
             "Cookie": site.csrf_cookie,

@@ -34,8 +34,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from monsters.images import keys
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -79,7 +77,7 @@ def requests_of(scenario: str) -> Callable[[int], dict[str, Any]]:
     """The n-th request of a scenario."""
     from django.utils.crypto import get_random_string
 
-    from monsters.images import identity
+    from monsters.images import identity, keys
 
     hashes = [identity.hash_name(f"profile {n}") for n in range(HASHES)]
     query = f"size=80&v={keys.current_revision()}"

@@ -239,3 +239,27 @@ class Servers:
         }
         ready = f"/monster/{secrets.token_hex(32)}?size={size}"
         return self.start("bare-miss", BARE_MISS_APP, environment, ready=ready)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What every web bench starts first: the renderer, then Identidock against a
+    database and Redis db of the bench's own (flushed when `stack` closes)."""
+
+    servers: Servers
+    renderer: Server
+    identidock: Server
+    environment: dict[str, str]
+    database_url: str
+    redis_url: str
+
+
+def start_stack(stack: ExitStack, directory: Path) -> Stack:
+    database_url, redis_url = storage_urls()
+    servers = Servers(stack, directory)
+    renderer = servers.renderer()
+    environment = app_environment(database_url, redis_url, renderer.url)
+    prepare_storage(environment)
+    stack.callback(flush_redis, redis_url)
+    identidock = servers.identidock(environment)
+    return Stack(servers, renderer, identidock, environment, database_url, redis_url)
