@@ -148,7 +148,9 @@ def test_a_worker_count_that_is_not_a_positive_whole_number_is_refused(load, val
 
 
 def test_an_access_log_switch_that_is_neither_on_nor_off_is_refused(load):
-    with pytest.raises(SystemExit, match="GUNICORN_ACCESS_LOG must be on or off, not 'maybe'"):
+    with pytest.raises(
+        SystemExit, match=r"^Error: GUNICORN_ACCESS_LOG must be true or false .*, not 'maybe'\.$"
+    ):
         load(GUNICORN_ACCESS_LOG="maybe")
 
 
