@@ -111,6 +111,9 @@ control_socket_disable = not _env_str("GUNICORN_CONTROL_SOCKET")
 # private network says otherwise (compose and Kubernetes set 0.0.0.0).
 metrics_port = _env_int("METRICS_PORT", 9100, minimum=0)
 metrics_bind = _env_str("METRICS_BIND", "127.0.0.1")
+# The web app, whose requests the metrics count (module, attribute). The renderer runs
+# with this file too (compose's `dnmonster`) and serves none.
+WEB_APP = ("identidock.wsgi", "application")
 _made_metrics_dir = False
 
 
@@ -125,10 +128,21 @@ def on_starting(server):
         )
 
 
+def serves_web_app(app_uri: object) -> bool:
+    """Whether gunicorn was told to load Identidock's WSGI stack: `identidock.wsgi`'s
+    `application`, read as gunicorn's own import_app reads it (no `:name` means
+    `application`). The renderer, or anything else run with this file, is not."""
+    if not isinstance(app_uri, str):
+        return False
+    module, colon, name = app_uri.partition(":")
+    return (module, name if colon else "application") == WEB_APP
+
+
 def when_ready(server):
     """Serve the workers' summed metrics from the master (the web app only)."""
+    # What gunicorn loads: the APP_MODULE argument, or the `wsgi_app` setting without one.
     app_uri = getattr(server.app, "app_uri", None) or server.cfg.wsgi_app
-    if not metrics_port or "identidock.wsgi" not in str(app_uri):
+    if not metrics_port or not serves_web_app(app_uri):
         return
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
