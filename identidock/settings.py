@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "csp",
+    "identidock.apps.IdentidockConfig",  # the deployment checks (identidock/checks.py)
     "monsters",
 ]
 
@@ -260,9 +261,15 @@ MONSTER_MAX_AGE = _env_int("MONSTER_MAX_AGE", 24 * 60 * 60)
 # round trip. 0 turns the tier off.
 MONSTER_PROCESS_CACHE_MB = _env_int("MONSTER_PROCESS_CACHE_MB", 8)
 
-# The original app's salt, so a name hashes exactly as it did there. Not stripped:
-# any character of it changes every hash.
+# The salt hashed with every name. Unset, it is the original app's public one: a name
+# hashes exactly as it did there, and anyone can test a guessed name against a monster's
+# URL, which `manage.py check --deploy` refuses (identidock.E001, identidock/checks.py).
+# Not stripped: any character of it changes every hash.
 IDENTIDOCK_SALT = os.environ.get("IDENTIDOCK_SALT") or "UNIQUE_SALT"
+
+# System checks an operator silences on purpose, comma-separated: for instance
+# `identidock.E001` to keep the original app's monsters with IDENTIDOCK_SALT=UNIQUE_SALT.
+SILENCED_SYSTEM_CHECKS = _env_list("SILENCED_SYSTEM_CHECKS")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
