@@ -1,9 +1,10 @@
 """Deployment checks: `manage.py check --deploy` fails on a setting that quietly weakens
 a production Identidock, the way Django's own deployment checks fail on SECRET_KEY.
 
-Registered with `deploy=True`, so only `check --deploy` runs them; `make run`,
-`runserver` and plain `check` never do, and the embedded defaults (SQLite, local
-memory, the original app's salt) stay fine for a laptop. An operator who means one of them silences its id on purpose:
+Registered with `deploy=True`, so only `check --deploy` runs them (docker/cmd.sh does,
+before it starts gunicorn); `make run`, `runserver` and plain `check` never do, and the
+embedded defaults (SQLite, local memory, the original app's salt) stay fine for a
+laptop. An operator who means one of them silences its id on purpose:
 SILENCED_SYSTEM_CHECKS=identidock.E001.
 """
 

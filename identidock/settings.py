@@ -263,7 +263,8 @@ MONSTER_PROCESS_CACHE_MB = _env_int("MONSTER_PROCESS_CACHE_MB", 8)
 
 # The salt hashed with every name. Unset, it is the original app's public one: a name
 # hashes exactly as it did there, and anyone can test a guessed name against a monster's
-# URL, which `manage.py check --deploy` refuses (identidock.E001, identidock/checks.py).
+# URL, which `manage.py check --deploy` refuses (identidock.E001, identidock/checks.py;
+# docker/cmd.sh runs it before gunicorn).
 # Not stripped: any character of it changes every hash.
 IDENTIDOCK_SALT = os.environ.get("IDENTIDOCK_SALT") or "UNIQUE_SALT"
 
