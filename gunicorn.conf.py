@@ -9,36 +9,29 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+from pathlib import Path
+
+# gunicorn reads this file by its path, with the working directory on sys.path; the
+# checkout this file sits in goes there too, so `identidock` imports from anywhere.
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from identidock import env  # noqa: E402
 
 MAX_DEFAULT_WORKERS = 8
 
 
-def _env_int(name: str, default: int, minimum: int = 0) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < minimum:
-        # SystemExit, not ValueError: gunicorn would wrap an exception in a traceback.
-        raise SystemExit(
-            f"Error: {name} must be a whole number of at least {minimum}, not {value!r}."
-        )
-    return int(value)
+def _exit(message: str) -> SystemExit:
+    # SystemExit, not EnvValueError: gunicorn would wrap an exception in a traceback.
+    return SystemExit(f"Error: {message}")
 
 
-def _env_str(name: str, default: str) -> str:
-    return os.environ.get(name, "").strip() or default
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise SystemExit(f"Error: {name} must be on or off, not {value!r}.")
+# The parsers identidock/settings.py reads its settings with (identidock/env.py).
+_env_int = env.raising(_exit, env.env_int)
+_env_str = env.raising(_exit, env.env_str)
+_env_bool = env.raising(_exit, env.env_bool)
 
 
 def _cores() -> int:
@@ -110,7 +103,7 @@ if os.path.isdir(SHARED_MEMORY):
 # so a second server on the machine unlinks the first one's; in the image $HOME is not
 # writable either. Off unless GUNICORN_CONTROL_SOCKET names a path of this server's own.
 control_socket = _env_str("GUNICORN_CONTROL_SOCKET", "gunicorn.ctl")
-control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+control_socket_disable = not _env_str("GUNICORN_CONTROL_SOCKET")
 
 # Metrics (monsters/metrics.py): every worker writes its counts to files in a directory
 # of this server's own, and the master serves their sum on METRICS_PORT (0: off), a port
@@ -118,6 +111,9 @@ control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip
 # private network says otherwise (compose and Kubernetes set 0.0.0.0).
 metrics_port = _env_int("METRICS_PORT", 9100, minimum=0)
 metrics_bind = _env_str("METRICS_BIND", "127.0.0.1")
+# The web app, whose requests the metrics count (module, attribute). The renderer runs
+# with this file too (compose's `dnmonster`) and serves none.
+WEB_APP = ("identidock.wsgi", "application")
 _made_metrics_dir = False
 
 
@@ -132,10 +128,21 @@ def on_starting(server):
         )
 
 
+def serves_web_app(app_uri: object) -> bool:
+    """Whether gunicorn was told to load Identidock's WSGI stack: `identidock.wsgi`'s
+    `application`, read as gunicorn's own import_app reads it (no `:name` means
+    `application`). The renderer, or anything else run with this file, is not."""
+    if not isinstance(app_uri, str):
+        return False
+    module, colon, name = app_uri.partition(":")
+    return (module, name if colon else "application") == WEB_APP
+
+
 def when_ready(server):
     """Serve the workers' summed metrics from the master (the web app only)."""
+    # What gunicorn loads: the APP_MODULE argument, or the `wsgi_app` setting without one.
     app_uri = getattr(server.app, "app_uri", None) or server.cfg.wsgi_app
-    if not metrics_port or "identidock.wsgi" not in str(app_uri):
+    if not metrics_port or not serves_web_app(app_uri):
         return
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 

@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 SECRET_KEY = "bench-only-secret-key-" + "b" * 30  # noqa: S105 - signs nothing that outlives the run
+# Compose requires a salt, and the start script's `check --deploy` refuses the public one.
+IDENTIDOCK_SALT = "bench-only-salt-" + "b" * 16
 
 
 class RedisServer:
@@ -114,6 +116,7 @@ def bench_stack(
         variables={
             "SECRET_KEY": SECRET_KEY,
             "POSTGRES_PASSWORD": "unused",
+            "IDENTIDOCK_SALT": IDENTIDOCK_SALT,
             "GUNICORN_WORKERS": "2",
             **tuning,
             **variables,

@@ -16,60 +16,20 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from identidock import env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
-
-
-def _env_str(name: str, default: str = "") -> str:
-    """The variable's value, stripped; `default` when unset or empty."""
-    return os.environ.get(name, "").strip() or default
-
-
-def _env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in _env_str(name, default).split(",") if item.strip()]
-
-
-def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    value = _env_str(name)
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < minimum:
-        raise ImproperlyConfigured(
-            f"{name} must be a whole number of at least {minimum}, not {value!r}."
-        )
-    return int(value)
-
-
-def _env_addresses(name: str) -> list[tuple[str, int]]:
-    """Comma-separated `host:port` pairs (`[::1]:26379` for IPv6) -> [(host, port)]."""
-    addresses = []
-    for item in _env_list(name, ""):
-        host, _, port = item.rpartition(":")
-        host = host.removeprefix("[").removesuffix("]")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ImproperlyConfigured(
-                f"{name} must list host:port pairs separated by commas, not {item!r}."
-            )
-        addresses.append((host, int(port)))
-    return addresses
-
-
-def _env_float(name: str, default: float) -> float:
-    value = _env_str(name)
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number of seconds, not {value!r}.") from None
+# The shared parsers (identidock/env.py: gunicorn.conf.py reads its settings with the
+# same ones); a value they cannot take stops Django with ImproperlyConfigured, naming the
+# variable and what it must be.
+_env_bool = env.raising(ImproperlyConfigured, env.env_bool)
+_env_str = env.raising(ImproperlyConfigured, env.env_str)
+_env_list = env.raising(ImproperlyConfigured, env.env_list)
+_env_int = env.raising(ImproperlyConfigured, env.env_int)
+_env_float = env.raising(ImproperlyConfigured, env.env_float)
+_env_addresses = env.raising(ImproperlyConfigured, env.env_addresses)
 
 
 DEBUG = _env_bool("DEBUG")
@@ -95,6 +55,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "csp",
+    "identidock.apps.IdentidockConfig",  # the deployment checks (identidock/checks.py)
     "monsters",
 ]
 
@@ -176,7 +137,7 @@ TEMPLATES = [
 # timeout, and after BREAKER_FAILURES failures in a row it is skipped (failing fast)
 # for BREAKER_COOL_DOWN seconds, then probed by one request (monsters/guards/breaker.py).
 BREAKER_FAILURES = _env_int("BREAKER_FAILURES", 3, minimum=1)
-BREAKER_COOL_DOWN = _env_float("BREAKER_COOL_DOWN", 5.0)
+BREAKER_COOL_DOWN = _env_float("BREAKER_COOL_DOWN", 5.0, unit="seconds")
 
 # A web miss's audit row is written behind the answer, with the rows of other misses
 # that come in within this many milliseconds (its intent in Redis guards it meanwhile:
@@ -184,7 +145,7 @@ BREAKER_COOL_DOWN = _env_float("BREAKER_COOL_DOWN", 5.0)
 AUDIT_WRITE_BEHIND_MS = _env_int("AUDIT_WRITE_BEHIND_MS", 100)
 
 # How long one /readyz verdict serves every probe of a process (seconds).
-READINESS_TTL = _env_float("READINESS_TTL", 1.5)
+READINESS_TTL = _env_float("READINESS_TTL", 1.5, unit="seconds")
 
 # The audit log. PostgreSQL in production; a SQLite file when DATABASE_URL is unset.
 DATABASES = {
@@ -214,8 +175,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # django-redis's IGNORE_EXCEPTIONS, which would hide them. CACHE_KEY_PREFIX lets several
 # deployments (or test runs) share one Redis database: `<prefix>:monster:v1:...`.
 REDIS_URL = _env_str("REDIS_URL")
-REDIS_CONNECT_TIMEOUT = _env_float("REDIS_CONNECT_TIMEOUT", 0.1)
-REDIS_TIMEOUT = _env_float("REDIS_TIMEOUT", 0.15)
+REDIS_CONNECT_TIMEOUT = _env_float("REDIS_CONNECT_TIMEOUT", 0.1, unit="seconds")
+REDIS_TIMEOUT = _env_float("REDIS_TIMEOUT", 0.15, unit="seconds")
 CACHE_KEY_PREFIX = _env_str("CACHE_KEY_PREFIX")
 if not re.fullmatch(r"[A-Za-z0-9._-]{0,40}", CACHE_KEY_PREFIX):
     raise ImproperlyConfigured(
@@ -280,8 +241,8 @@ CACHES: dict[str, dict[str, Any]] = {
 
 # The renderer: a dnmonster-compatible HTTP service, or the built-in one when unset.
 DNMONSTER_URL = _env_str("DNMONSTER_URL").rstrip("/")
-DNMONSTER_CONNECT_TIMEOUT = _env_float("DNMONSTER_CONNECT_TIMEOUT", 1.0)
-DNMONSTER_READ_TIMEOUT = _env_float("DNMONSTER_READ_TIMEOUT", 5.0)
+DNMONSTER_CONNECT_TIMEOUT = _env_float("DNMONSTER_CONNECT_TIMEOUT", 1.0, unit="seconds")
+DNMONSTER_READ_TIMEOUT = _env_float("DNMONSTER_READ_TIMEOUT", 5.0, unit="seconds")
 # Which art the renderer at DNMONSTER_URL draws. It is part of the cache key and the
 # ETag, so swapping renderers (ours, amouat/dnmonster) never serves the other's monsters.
 DNMONSTER_REVISION = _env_str("DNMONSTER_REVISION")
@@ -300,9 +261,16 @@ MONSTER_MAX_AGE = _env_int("MONSTER_MAX_AGE", 24 * 60 * 60)
 # round trip. 0 turns the tier off.
 MONSTER_PROCESS_CACHE_MB = _env_int("MONSTER_PROCESS_CACHE_MB", 8)
 
-# The original app's salt, so a name hashes exactly as it did there. Not stripped:
-# any character of it changes every hash.
+# The salt hashed with every name. Unset, it is the original app's public one: a name
+# hashes exactly as it did there, and anyone can test a guessed name against a monster's
+# URL, which `manage.py check --deploy` refuses (identidock.E001, identidock/checks.py;
+# docker/cmd.sh runs it before gunicorn).
+# Not stripped: any character of it changes every hash.
 IDENTIDOCK_SALT = os.environ.get("IDENTIDOCK_SALT") or "UNIQUE_SALT"
+
+# System checks an operator silences on purpose, comma-separated: for instance
+# `identidock.E001` to keep the original app's monsters with IDENTIDOCK_SALT=UNIQUE_SALT.
+SILENCED_SYSTEM_CHECKS = _env_list("SILENCED_SYSTEM_CHECKS")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

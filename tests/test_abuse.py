@@ -244,6 +244,7 @@ def test_production_settings_behind_tls_pass_check_deploy():
         "DEBUG": "false",
         "ALLOWED_HOSTS": "identidock.example.com",
         "BEHIND_TLS_PROXY": "true",
+        "IDENTIDOCK_SALT": secrets.token_urlsafe(32),  # not the original app's public one
     }
     environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the browser tests' setting, not ours
     result = subprocess.run(

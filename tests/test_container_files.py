@@ -34,7 +34,7 @@ BASE = ROOT / "docker-compose.yml"
 DEV = ROOT / "docker-compose.dev.yml"
 ORIGINAL_RENDERER = ROOT / "docker-compose.dnmonster.yml"
 # What the compose file needs from the operator; the stack test supplies the same.
-SECRETS = {"SECRET_KEY": "k" * 50, "POSTGRES_PASSWORD": "pw"}
+SECRETS = {"SECRET_KEY": "k" * 50, "POSTGRES_PASSWORD": "pw", "IDENTIDOCK_SALT": "s" * 32}
 
 
 def _tool(name: str) -> str:
@@ -200,7 +200,8 @@ def stub_path(tmp_path) -> str:
     return f"{tmp_path}:/usr/bin:/bin"
 
 
-def _start(stub_path: str, **environment: str) -> tuple[int, str]:
+def _run_start_script(stub_path: str, **environment: str) -> tuple[int, int, list[str]]:
+    """(pid, exit status, lines printed) of the start script with the stand-ins."""
     process = subprocess.Popen(
         [str(START_SCRIPT)],
         cwd=ROOT,
@@ -209,8 +210,13 @@ def _start(stub_path: str, **environment: str) -> tuple[int, str]:
         text=True,
     )
     stdout, _ = process.communicate(timeout=30)
-    assert process.returncode == 0
-    return process.pid, stdout.splitlines()[-1]
+    return process.pid, process.returncode, stdout.splitlines()
+
+
+def _start(stub_path: str, **environment: str) -> tuple[int, str]:
+    pid, returncode, lines = _run_start_script(stub_path, **environment)
+    assert returncode == 0
+    return pid, lines[-1]
 
 
 def test_start_script_is_strict_bash():
@@ -224,6 +230,24 @@ def test_start_script_execs_gunicorn_with_its_config_by_default(stub_path, env):
     pid, started = _start(stub_path, **({"ENV": env} if env else {}))
     # exec: the server replaces the script, so it is the process docker signals.
     assert started == f"{pid} gunicorn --config gunicorn.conf.py identidock.wsgi"
+
+
+@pytest.mark.parametrize("env", [None, "PROD", "STAGING"])
+def test_start_script_runs_the_deployment_checks_before_gunicorn(stub_path, env):
+    _, returncode, lines = _run_start_script(stub_path, **({"ENV": env} if env else {}))
+    assert returncode == 0
+    checked, started = (line.split(" ", 1)[1] for line in lines[-2:])
+    assert checked == "python manage.py check --deploy --fail-level ERROR"
+    assert started == "gunicorn --config gunicorn.conf.py identidock.wsgi"
+
+
+def test_a_failed_deployment_check_stops_the_start_before_gunicorn(stub_path, tmp_path):
+    # `manage.py check` exits non-zero on an error (the public salt, SQLite, ...).
+    (tmp_path / "python").write_text('#!/bin/sh\necho "$$ python $*"\n[ "$2" != check ]\n')
+    _, returncode, lines = _run_start_script(stub_path)
+    assert returncode != 0
+    assert lines[-1].endswith("python manage.py check --deploy --fail-level ERROR")
+    assert not any(" gunicorn " in line for line in lines)
 
 
 def test_start_script_runs_the_auto_reloading_server_in_dev(stub_path):
@@ -252,12 +276,11 @@ def test_every_variable_the_settings_read_is_given_to_the_web_app_and_the_migrat
         assert not missing, f"{service} lacks {sorted(missing)}"
 
 
-def test_readme_configuration_table_lists_every_variable_the_settings_read():
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
-    listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", section, re.MULTILINE))
+def test_the_configuration_page_lists_every_variable_the_settings_read():
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", page, re.MULTILINE))
     missing = _variables_read_by(ROOT / "identidock" / "settings.py") - listed
-    assert not missing, f"README's Configuration table lacks {sorted(missing)}"
+    assert not missing, f"docs/configuration.md lacks {sorted(missing)}"
 
 
 def test_every_gunicorn_tuning_variable_is_given_to_the_web_app():
@@ -273,6 +296,15 @@ def test_secrets_come_from_the_operator_and_are_required():
         compose.service_environment(_compose(), "identidock", {"POSTGRES_PASSWORD": "pw"})
     with pytest.raises(StackError, match="POSTGRES_PASSWORD is required"):
         compose.service_environment(_compose(), "postgres", {})
+
+
+@pytest.mark.parametrize("service", ["identidock", "migrate"])
+def test_the_salt_comes_from_the_operator_with_no_public_default(service):
+    without_salt = {name: value for name, value in SECRETS.items() if name != "IDENTIDOCK_SALT"}
+    with pytest.raises(StackError, match="IDENTIDOCK_SALT is required: set IDENTIDOCK_SALT"):
+        compose.service_environment(_compose(), service, without_salt)
+    assert _environment(service)["IDENTIDOCK_SALT"] == SECRETS["IDENTIDOCK_SALT"]
+    assert "UNIQUE_SALT" not in BASE.read_text()
 
 
 def test_production_runs_gunicorn_with_debug_off():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "gunicorn.conf.py"
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+# The renderer's WSGI app (compose's `dnmonster` command): run with this file, no metrics.
+RENDERER_APP = "renderer.wsgi:app"
 TUNING = (
     "GUNICORN_WORKERS",
     "GUNICORN_THREADS",
@@ -148,7 +152,9 @@ def test_a_worker_count_that_is_not_a_positive_whole_number_is_refused(load, val
 
 
 def test_an_access_log_switch_that_is_neither_on_nor_off_is_refused(load):
-    with pytest.raises(SystemExit, match="GUNICORN_ACCESS_LOG must be on or off, not 'maybe'"):
+    with pytest.raises(
+        SystemExit, match=r"^Error: GUNICORN_ACCESS_LOG must be true or false .*, not 'maybe'\.$"
+    ):
         load(GUNICORN_ACCESS_LOG="maybe")
 
 
@@ -196,20 +202,17 @@ def test_gunicorn_refuses_a_bad_value_with_one_clear_line_and_no_traceback():
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("switch", "logged"), [("on", True), ("off", False)])
-def test_a_served_request_is_logged_only_while_the_access_log_is_on(tmp_path, switch, logged):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    environment = {k: v for k, v in os.environ.items() if k not in TUNING}
-    environment.update(GUNICORN_ACCESS_LOG=switch, GUNICORN_WORKERS="1")
-    stdout = tmp_path / "stdout"
+@contextlib.contextmanager
+def _serving(app: str, stdout: Path, **environment: str) -> Iterator[int]:
+    """gunicorn with this file serving `app` on a free port, once /healthz answers."""
+    port = _free_port()
+    clean = {k: v for k, v in os.environ.items() if k not in TUNING}
+    clean.update(environment, GUNICORN_WORKERS="1")
     with stdout.open("wb") as out:
         server = subprocess.Popen(
-            [str(GUNICORN), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}"]
-            + ["renderer.wsgi:app"],
+            [str(GUNICORN), "--config", str(CONFIG), "--bind", f"127.0.0.1:{port}", app],
             cwd=ROOT,
-            env=environment,
+            env=clean,
             stdout=out,
             stderr=subprocess.DEVNULL,
         )
@@ -220,9 +223,66 @@ def test_a_served_request_is_logged_only_while_the_access_log_is_on(tmp_path, sw
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
                     break
             except OSError:
+                assert server.poll() is None, "gunicorn exited"
                 assert time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.1)
+        yield port
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _metrics_answer(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(("switch", "logged"), [("on", True), ("off", False)])
+def test_a_served_request_is_logged_only_while_the_access_log_is_on(tmp_path, switch, logged):
+    stdout = tmp_path / "stdout"
+    with _serving(RENDERER_APP, stdout, GUNICORN_ACCESS_LOG=switch):
+        pass
     assert ('"GET /healthz HTTP/1.1" 200' in stdout.read_text()) is logged
+
+
+@pytest.mark.parametrize("app", ["identidock.wsgi", "identidock.wsgi:application"])
+def test_the_web_app_serves_its_metrics_from_the_master(tmp_path, app):
+    metrics_port = _free_port()
+    web_app = {"SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "identidock.settings"}
+    with _serving(app, tmp_path / "stdout", METRICS_PORT=str(metrics_port), **web_app):
+        assert _metrics_answer(metrics_port)
+
+
+def test_the_renderer_serves_no_metrics_even_with_a_metrics_port(tmp_path):
+    # compose's `dnmonster` runs with this file and METRICS_PORT's default.
+    metrics_port = _free_port()
+    with _serving(RENDERER_APP, tmp_path / "stdout", METRICS_PORT=str(metrics_port)):
+        # when_ready has run: the master calls it before it starts the workers.
+        assert not _metrics_answer(metrics_port)
+
+
+@pytest.mark.parametrize(
+    ("app_uri", "serves"),
+    [
+        ("identidock.wsgi", True),
+        ("identidock.wsgi:application", True),
+        # Not the whole stack: its requests would go uncounted.
+        ("identidock.wsgi:django_application", False),
+        (RENDERER_APP, False),
+        # What a substring test took for the web app.
+        ("identidock.wsgi_renderer:app", False),
+        ("tests.identidock.wsgi:application", False),
+        (None, False),
+    ],
+)
+def test_the_metrics_follow_the_application_gunicorn_loads(load, app_uri, serves):
+    assert load()["serves_web_app"](app_uri) is serves

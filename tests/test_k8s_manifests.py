@@ -668,12 +668,26 @@ def _web_secret(resources: list[dict]) -> dict[str, str]:
 
 def test_prod_secret_holds_placeholders_only(rendered):
     secret = _web_secret(rendered["prod"])
-    assert set(secret) == {"SECRET_KEY", "DATABASE_URL"}
+    assert set(secret) == {"SECRET_KEY", "DATABASE_URL", "IDENTIDOCK_SALT"}
     assert all("CHANGE-ME" in value for value in secret.values())
     assert urlsplit(secret["DATABASE_URL"]).hostname.endswith(".invalid")
 
 
 def test_dev_secret_says_it_is_for_development_only(rendered):
     secret = _web_secret(rendered["dev"])
-    assert set(secret) == {"SECRET_KEY", "DATABASE_URL"}
+    assert set(secret) == {"SECRET_KEY", "DATABASE_URL", "IDENTIDOCK_SALT"}
     assert "dev-only" in secret["SECRET_KEY"]
+    assert "dev-only" in secret["IDENTIDOCK_SALT"]
+
+
+def test_the_salt_is_a_secret_with_no_public_default(rendered):
+    # The original app's salt is public: docker/cmd.sh's `check --deploy` refuses it.
+    for overlay in OVERLAYS:
+        resources = rendered[overlay]
+        (config,) = [
+            source["configMapRef"]["name"]
+            for source in _web(resources)[1]["envFrom"]
+            if "configMapRef" in source
+        ]
+        assert "IDENTIDOCK_SALT" not in _data(resources, "ConfigMap", config)
+        assert _web_environment(resources)["IDENTIDOCK_SALT"] != "UNIQUE_SALT"

@@ -1,12 +1,19 @@
-"""Production settings refuse to start without what they need."""
+"""Production settings refuse to start without what they need, and read every value with
+the parsers of identidock/env.py."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from identidock import env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +49,7 @@ def test_starts_with_a_secret_key():
 
 def test_unreadable_boolean_is_a_clear_error():
     result = _load_settings(SECRET_KEY="x" * 50, DEBUG="maybe")
+    assert result.returncode != 0
     assert "DEBUG must be true or false" in result.stderr
 
 
@@ -116,3 +124,100 @@ def test_a_service_name_django_redis_would_lower_case_is_refused():
     )
     assert result.returncode != 0
     assert "REDIS_SENTINEL_SERVICE must be the master's name in lower-case" in result.stderr
+
+
+def test_a_bad_value_stops_django_with_improperly_configured_naming_the_variable():
+    result = _load_settings(SECRET_KEY="x" * 50, BREAKER_FAILURES="three")
+    assert result.returncode != 0
+    assert (
+        "django.core.exceptions.ImproperlyConfigured: BREAKER_FAILURES must be a whole number"
+        " of at least 1, not 'three'." in result.stderr
+    )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "Infinity", "-0.5", "soon"])
+def test_a_timeout_that_is_not_a_finite_non_negative_number_is_refused(value):
+    result = _load_settings(SECRET_KEY="x" * 50, REDIS_TIMEOUT=value)
+    assert result.returncode != 0
+    assert (
+        f"ImproperlyConfigured: REDIS_TIMEOUT must be a number of seconds, at least 0, "
+        f"not {value!r}." in result.stderr
+    )
+
+
+# --- identidock/env.py: the parsers settings.py and gunicorn.conf.py share -------------
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [("", 1.5), ("2", 2.0), (" 0.25 ", 0.25), ("0", 0.0), ("1e-3", 0.001)],
+)
+def test_a_float_is_read_with_empty_meaning_the_default(monkeypatch, value, parsed):
+    monkeypatch.setenv("IDENTIDOCK_TEST_FLOAT", value)
+    assert env.env_float("IDENTIDOCK_TEST_FLOAT", 1.5) == parsed
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf", "infinity", "1e999"])
+def test_a_float_is_never_nan_or_infinite(monkeypatch, value):
+    monkeypatch.setenv("IDENTIDOCK_TEST_FLOAT", value)
+    with pytest.raises(env.EnvValueError, match=r"^IDENTIDOCK_TEST_FLOAT must be a number,"):
+        env.env_float("IDENTIDOCK_TEST_FLOAT", 1.0)
+
+
+def test_a_float_below_its_minimum_is_refused_with_the_minimum(monkeypatch):
+    monkeypatch.setenv("IDENTIDOCK_TEST_FLOAT", "-1")
+    with pytest.raises(
+        env.EnvValueError,
+        match=r"^IDENTIDOCK_TEST_FLOAT must be a number of seconds, at least 0, not '-1'\.$",
+    ):
+        env.env_float("IDENTIDOCK_TEST_FLOAT", 1.0, unit="seconds")
+    monkeypatch.setenv("IDENTIDOCK_TEST_FLOAT", "0.5")
+    with pytest.raises(env.EnvValueError, match="at least 1, not '0.5'"):
+        env.env_float("IDENTIDOCK_TEST_FLOAT", 2.0, minimum=1.0)
+
+
+def test_a_minimum_below_zero_lets_negative_floats_through(monkeypatch):
+    monkeypatch.setenv("IDENTIDOCK_TEST_FLOAT", "-1.5")
+    assert env.env_float("IDENTIDOCK_TEST_FLOAT", 0.0, minimum=-2.0) == -1.5
+
+
+@pytest.mark.parametrize("value", ["-1", "2.5", "+3", "²", "1 000", "nan"])
+def test_an_int_is_digits_only(monkeypatch, value):
+    monkeypatch.setenv("IDENTIDOCK_TEST_INT", value)
+    with pytest.raises(
+        env.EnvValueError,
+        match=re.escape(
+            f"IDENTIDOCK_TEST_INT must be a whole number of at least 0, not {value!r}."
+        ),
+    ):
+        env.env_int("IDENTIDOCK_TEST_INT", 1)
+
+
+def test_an_int_below_its_minimum_is_refused(monkeypatch):
+    monkeypatch.setenv("IDENTIDOCK_TEST_INT", "0")
+    with pytest.raises(env.EnvValueError, match="at least 1, not '0'"):
+        env.env_int("IDENTIDOCK_TEST_INT", 5, minimum=1)
+    monkeypatch.setenv("IDENTIDOCK_TEST_INT", "")
+    assert env.env_int("IDENTIDOCK_TEST_INT", 5, minimum=1) == 5
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"), [("on", True), ("YES", True), ("1", True), ("off", False), ("", True)]
+)
+def test_a_switch_reads_the_usual_words(monkeypatch, value, parsed):
+    monkeypatch.setenv("IDENTIDOCK_TEST_SWITCH", value)
+    assert env.env_bool("IDENTIDOCK_TEST_SWITCH", True) is parsed
+
+
+def test_a_list_drops_empty_items(monkeypatch):
+    monkeypatch.setenv("IDENTIDOCK_TEST_LIST", " a, ,b ,")
+    assert env.env_list("IDENTIDOCK_TEST_LIST") == ["a", "b"]
+    monkeypatch.setenv("IDENTIDOCK_TEST_LIST", "")
+    assert env.env_list("IDENTIDOCK_TEST_LIST", "x,y") == ["x", "y"]
+
+
+def test_a_reader_reports_a_bad_value_its_own_way(monkeypatch):
+    monkeypatch.setenv("IDENTIDOCK_TEST_INT", "many")
+    strict_int = env.raising(ImproperlyConfigured, env.env_int)
+    with pytest.raises(ImproperlyConfigured, match="^IDENTIDOCK_TEST_INT must be a whole"):
+        strict_int("IDENTIDOCK_TEST_INT", 1)

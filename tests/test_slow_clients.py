@@ -23,7 +23,11 @@ from scripts.slow_clients import Attackers, AttackReport, Timing, timed_gets
 from scripts.stack import databases, smoke
 from scripts.stack.topology import Stack
 
-SECRETS = {"SECRET_KEY": "slow-clients-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"}
+SECRETS = {
+    "SECRET_KEY": "slow-clients-test-" + "k" * 40,
+    "POSTGRES_PASSWORD": "unused",
+    "IDENTIDOCK_SALT": "slow-clients-test-salt-" + "s" * 16,
+}
 SLOW, IDLE = 50, 50
 ATTACK_SECONDS = 6.5
 REQUESTS = 100

@@ -21,11 +21,16 @@ import psycopg2
 import pytest
 
 from scripts.stack import StackError, compose, databases, ports, processes, smoke
+from scripts.stack import __main__ as stack_main
 from scripts.stack.processes import Exit
 from scripts.stack.topology import Stack
 from tests import per_run
 
-SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"}
+SECRETS = {
+    "SECRET_KEY": "stack-test-" + "k" * 40,
+    "POSTGRES_PASSWORD": "unused",
+    "IDENTIDOCK_SALT": "stack-test-salt-" + "s" * 16,
+}
 
 
 @dataclass
@@ -128,6 +133,9 @@ def test_readyz_sees_postgres_redis_and_the_renderer_up(stack_run):
 def test_identidock_runs_through_the_start_script_with_gunicorn_conf(stack_run):
     identidock = stack_run.exits["identidock"]
     assert "Running the production server (ENV=PROD)" in identidock.stdout
+    # The start script's `check --deploy` ran, and found none of our errors.
+    assert "System check identified" in identidock.stdout + identidock.stderr
+    assert "identidock.E" not in identidock.stdout + identidock.stderr
     assert "Using worker: gthread" in identidock.stderr
     # The access log goes to stdout, with the time taken.
     assert '"GET /healthz HTTP/1.1" 200' in identidock.stdout
@@ -200,6 +208,18 @@ def test_scratch_database_is_dropped_afterwards(stack_run):
 )
 def test_interpolation_follows_compose(text, variables, expected):
     assert compose.interpolate(text, variables) == expected
+
+
+def test_make_stack_keeps_a_salt_of_its_own_not_the_public_one(monkeypatch, tmp_path):
+    monkeypatch.setattr(stack_main, "ROOT", tmp_path)
+    monkeypatch.delenv("IDENTIDOCK_SALT", raising=False)
+    salt = stack_main.local_variables()["IDENTIDOCK_SALT"]
+    assert len(salt) >= 32
+    assert salt != "UNIQUE_SALT"
+    assert (tmp_path / "var" / "identidock_salt").stat().st_mode & 0o077 == 0
+    assert stack_main.local_variables()["IDENTIDOCK_SALT"] == salt  # the same every run
+    monkeypatch.setenv("IDENTIDOCK_SALT", "the operator's own")
+    assert stack_main.local_variables()["IDENTIDOCK_SALT"] == "the operator's own"
 
 
 def test_interpolation_refuses_a_missing_required_variable_with_its_message():

@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import sys
+from pathlib import Path
 
 import scripts.stack
 from scripts.stack import ROOT
@@ -21,16 +22,24 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/identidock"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def kept_secret(path: Path, *, size: int) -> str:
+    """A random string kept in `path` (made on first use), the same every run."""
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(size) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def local_variables() -> dict[str, str]:
     """The caller's environment, plus what compose would need from a `.env` file."""
     variables = dict(os.environ)
     if not variables.get("SECRET_KEY"):
-        key_file = ROOT / "var" / "secret_key"
-        if not key_file.exists():
-            key_file.parent.mkdir(exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(50) + "\n")
-            key_file.chmod(0o600)
-        variables["SECRET_KEY"] = key_file.read_text().strip()
+        variables["SECRET_KEY"] = kept_secret(ROOT / "var" / "secret_key", size=50)
+    # A salt of this checkout's own: the start script's `check --deploy` refuses the
+    # original app's public one. Kept, so a name keeps its monster from run to run.
+    if not variables.get("IDENTIDOCK_SALT"):
+        variables["IDENTIDOCK_SALT"] = kept_secret(ROOT / "var" / "identidock_salt", size=32)
     # The compose file builds DATABASE_URL from it; here DATABASE_URL replaces that URL.
     variables.setdefault("POSTGRES_PASSWORD", "unused-outside-docker")
     variables.setdefault("GUNICORN_WORKERS", "2")  # frugal on a laptop
