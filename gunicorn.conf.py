@@ -62,21 +62,19 @@ graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 20, minimum=1)
 # in compose); behind a proxy that keeps upstream connections, set it above the proxy's
 # idle timeout, or the proxy may reuse a connection just as gunicorn closes it.
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5, minimum=0)
-# No recycling by default. A new worker imports Django again (a third of a second of
-# CPU, then its first requests load templates and connect) and drops its kept-alive
-# connections: at 1,000 requests that was 147 replacements in one 4-minute bench run,
-# half the throughput and a p99 of hundreds of ms. RSS stays flat without it
-# (bench/serve_bench.py measures it). Set it to bound a leak you have seen; the jitter,
-# by default a tenth of it, keeps the workers from being replaced all at once.
+# No recycling by default. A new worker imports Django again, loads its templates,
+# connects anew and drops its kept-alive connections, so frequent replacement costs
+# throughput and tail latency; RSS stays flat without it (bench/hit_bench.py checks
+# that). Set it to bound a leak you have seen; the jitter, by default a tenth of it,
+# keeps the workers from being replaced all at once.
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0, minimum=0)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, minimum=0)
 # Proxies whose X-Forwarded-* headers are believed (comma-separated IPs or networks).
 forwarded_allow_ips = _env_str("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # One line per request on stdout, the only request log when nothing sits in front (as
-# in compose). Under load it costs about 40 microseconds a request (README, Gunicorn
-# tuning: a quarter of a cache hit's CPU): off when a proxy in front logs the requests
-# already.
+# in compose). Formatting and writing it is a sizeable share of a cache hit's CPU: turn
+# it off when a proxy in front logs the requests already.
 accesslog = "-" if _env_bool("GUNICORN_ACCESS_LOG", True) else None
 errorlog = "-"
 loglevel = _env_str("GUNICORN_LOG_LEVEL", "info")

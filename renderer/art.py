@@ -8,9 +8,9 @@ exactly the same RGBA pixels.
 
 Pillow scales and centres; the few bytes of PNG around the pixels are written here,
 with the standard library's zlib. Pillow's PNG encoder asks zlib for its largest hash
-table (memLevel 9), a fresh 128 KiB on every save: for a 300-byte monster that was about
-35 page faults and most of the render's time, and under load over HTTP 0.16 ms of server
-CPU per request (bench/renderer_bench.py).
+table (memLevel 9), a fresh 128 KiB on every save: for a monster of a few hundred bytes
+that allocation, and its page faults, were most of the render's time
+(bench/renderer_bench.py measures the renderer).
 """
 
 from __future__ import annotations
