@@ -19,12 +19,13 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.conf import settings
 
 from renderer import RENDERER_VERSION
 from renderer.wsgi import app as renderer_app
@@ -196,12 +197,8 @@ def test_shellcheck_finds_nothing_in_the_start_script():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_there_are_three_compose_files():
-    assert [path.name for path in COMPOSE_FILES] == [
-        "docker-compose.dev.yml",
-        "docker-compose.dnmonster.yml",
-        "docker-compose.yml",
-    ]
+def test_the_base_file_and_both_overrides_are_among_the_checked_compose_files():
+    assert {BASE, DEV, ORIGINAL_RENDERER} <= set(COMPOSE_FILES)
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda path: path.name)
@@ -285,8 +282,16 @@ def test_web_image_checks_healthz_on_the_port_it_exposes():
     assert (url.hostname, url.path) == ("127.0.0.1", "/healthz")
 
 
-def test_web_image_starts_with_the_start_script():
-    assert _stage("web").instructions("CMD") == ['["/app/docker/cmd.sh"]']
+def test_web_image_starts_gunicorn_on_identidock_wsgi_through_the_start_script(stub_path):
+    web = _stage("web")
+    (program, *arguments) = web.exec_form("CMD")
+    # The whole context is copied to the WORKDIR, so the program is the repository's script.
+    assert ". ." in web.instructions("COPY")
+    workdir = PurePosixPath(web.instructions("WORKDIR")[-1])
+    assert ROOT / PurePosixPath(program).relative_to(workdir) == START_SCRIPT
+    assert not arguments
+    pid, started = _start(stub_path)
+    _assert_execs_the_web_app(pid, started)
 
 
 # --- The renderer image --------------------------------------------------------------
@@ -374,6 +379,16 @@ def _start(stub_path: str, **environment: str) -> tuple[int, str]:
     return process.pid, stdout.splitlines()[-1]
 
 
+def _assert_execs_the_web_app(pid: int, started: str) -> None:
+    """`started` is gunicorn serving identidock.wsgi with gunicorn.conf.py, in the process
+    the script started as (exec: the server is the process docker signals)."""
+    ran_as, program, *arguments = started.split()
+    assert int(ran_as) == pid
+    assert program == "gunicorn"
+    assert arguments[-1] == "identidock.wsgi"
+    assert dockerfile.gunicorn_option(arguments, "--config") == "gunicorn.conf.py"
+
+
 def test_start_script_is_strict_bash():
     text = START_SCRIPT.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
@@ -382,9 +397,7 @@ def test_start_script_is_strict_bash():
 
 @pytest.mark.parametrize("env", [None, "PROD", "STAGING"])
 def test_start_script_execs_gunicorn_with_its_config_by_default(stub_path, env):
-    pid, started = _start(stub_path, **({"ENV": env} if env else {}))
-    # exec: the server replaces the script, so it is the process docker signals.
-    assert started == f"{pid} gunicorn --config gunicorn.conf.py identidock.wsgi"
+    _assert_execs_the_web_app(*_start(stub_path, **({"ENV": env} if env else {})))
 
 
 def test_start_script_runs_the_auto_reloading_server_in_dev(stub_path):
@@ -400,9 +413,10 @@ def test_start_script_runs_the_test_suite_in_unit(stub_path):
 # --- docker-compose.yml: the wiring --------------------------------------------------
 
 
-def test_compose_runs_the_six_services():
-    services = {"proxy", "identidock", "migrate", "dnmonster", "redis", "postgres"}
-    assert set(_compose()["services"]) == services
+def test_compose_runs_every_component_of_the_design():
+    assert {"proxy", "identidock", "migrate", "dnmonster", "redis", "postgres"} <= set(
+        _compose()["services"]
+    )
 
 
 def test_every_variable_the_settings_read_is_given_to_the_web_app_and_the_migration():
@@ -466,13 +480,25 @@ def test_web_app_is_reachable_inside_the_compose_networks_only():
     assert set(identidock["networks"]) == {"default", "front"}
 
 
-def test_web_app_waits_for_healthy_stores_a_started_renderer_and_finished_migrations():
-    assert _service("identidock")["depends_on"] == {
-        "postgres": {"condition": "service_healthy"},
-        "redis": {"condition": "service_healthy"},
-        "dnmonster": {"condition": "service_started"},
-        "migrate": {"condition": "service_completed_successfully"},
-    }
+def test_every_service_that_uses_the_database_waits_for_postgres_to_be_healthy():
+    users = [
+        name
+        for name, service in _compose()["services"].items()
+        if "DATABASE_URL" in service.get("environment", {})
+        and urlsplit(_environment(name)["DATABASE_URL"]).hostname == "postgres"
+    ]
+    assert {"identidock", "migrate"} <= set(users)
+    for name in users:
+        assert _service(name)["depends_on"]["postgres"] == {"condition": "service_healthy"}
+
+
+def test_web_app_waits_for_a_healthy_cache_finished_migrations_and_a_started_renderer():
+    depends_on = _service("identidock")["depends_on"]
+    assert depends_on["redis"] == {"condition": "service_healthy"}
+    assert depends_on["migrate"] == {"condition": "service_completed_successfully"}
+    # Started, not healthy: without its renderer the web app still answers (503 for a
+    # new monster), so a renderer that fails its healthcheck must not keep it down.
+    assert depends_on["dnmonster"] == {"condition": "service_started"}
 
 
 def test_web_app_finds_each_store_by_its_service_name():
@@ -491,7 +517,6 @@ def test_migrations_run_once_in_a_one_off_service():
     migrate = _service("migrate")
     assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert migrate["restart"] == "no"
-    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert migrate["healthcheck"] == {"disable": True}
     assert "ports" not in migrate
 
@@ -743,10 +768,21 @@ def test_proxy_bounds_every_wait_on_a_client(site):
     assert _seconds(server["keepalive_timeout"][0]) <= 15
 
 
-def test_proxy_refuses_bodies_over_16k_and_keeps_the_rest_in_memory(site):
+def _bytes(value: str) -> int:
+    size = re.fullmatch(r"(\d+)([kKmM])?", value)
+    assert size, f"not an nginx size: {value}"
+    return int(size[1]) * {None: 1, "k": 1024, "K": 1024, "m": 1 << 20, "M": 1 << 20}[size[2]]
+
+
+def test_proxy_accepts_every_body_the_app_accepts_and_keeps_it_in_memory(site):
     server = {directive.name: directive.args for directive in site["server"]}
-    assert server["client_max_body_size"] == ["16k"]
-    assert server["client_body_buffer_size"] == ["16k"]
+    limit = _bytes(server["client_max_body_size"][0])
+    # No smaller than the app's own limit (REQUEST_BODY_MAX_BYTES's default), or a
+    # request the app would take gets the proxy's 413; bounded, so a bigger body is
+    # refused before it reaches gunicorn.
+    assert 0 < settings.DATA_UPLOAD_MAX_MEMORY_SIZE <= limit
+    # Whatever the proxy accepts fits its buffer: never spooled to a temporary file.
+    assert _bytes(server["client_body_buffer_size"][0]) >= limit
 
 
 def test_proxy_keeps_connections_to_gunicorn_alive_and_lets_them_go_first(site):
