@@ -2,13 +2,15 @@
 
 hadolint lints the Dockerfile, shellcheck the start script, check-jsonschema validates
 every compose file against the Compose Specification, Debian's `nginx -t` the proxy's
-configuration; the rest parses the files and checks that the services are wired as the
-settings, gunicorn.conf.py and the proxy's template expect.
+configuration; the rest parses the files and checks that the two images (the web app's
+and the renderer's, two targets of one Dockerfile) and the services are built and wired
+as the settings, gunicorn.conf.py, the renderer and the proxy's template expect.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import shutil
 import subprocess
@@ -16,25 +18,35 @@ import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from http import HTTPStatus
+from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.conf import settings
 
 from renderer import RENDERER_VERSION
+from renderer.wsgi import app as renderer_app
 from scripts.stack import StackError, compose, proxy
+from tests import dockerfile
+from tests.wsgi_calls import call
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-DOCKERFILE = ROOT / "Dockerfile"
+DOCKERFILE = dockerfile.DOCKERFILE
 START_SCRIPT = ROOT / "docker" / "cmd.sh"
 COMPOSE_FILES = sorted(ROOT.glob("docker-compose*.yml"))
 BASE = ROOT / "docker-compose.yml"
 DEV = ROOT / "docker-compose.dev.yml"
 ORIGINAL_RENDERER = ROOT / "docker-compose.dnmonster.yml"
+REQUIREMENTS = ROOT / "requirements"
 # What the compose file needs from the operator; the stack test supplies the same.
 SECRETS = {"SECRET_KEY": "k" * 50, "POSTGRES_PASSWORD": "pw", "IDENTIDOCK_SALT": "s" * 32}
+# What the renderer's image may copy from the build context, and nothing else.
+RENDERER_IMAGE_FILES = {"renderer/", "requirements/renderer.txt"}
+STORES = {"postgres", "redis"}
 
 
 def _tool(name: str) -> str:
@@ -47,8 +59,56 @@ def _run(*command: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
+class _Reset:
+    """Compose's `!reset` merge tag: the attribute is removed from what earlier files set."""
+
+    def __repr__(self) -> str:
+        return "!reset"
+
+
+RESET = _Reset()
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus the merge tag compose knows."""
+
+
+_ComposeLoader.add_constructor("!reset", lambda loader, node: RESET)
+
+
 def _compose(path: Path = BASE) -> dict:
-    return yaml.safe_load(path.read_text())
+    return yaml.load(path.read_text(), Loader=_ComposeLoader)  # noqa: S506 (a SafeLoader)
+
+
+def _without_resets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_resets(item) for key, item in value.items() if item is not RESET}
+    if isinstance(value, list):
+        return [_without_resets(item) for item in value]
+    return value
+
+
+# Attributes whose value a later file replaces rather than extends (Compose's merge
+# rules, "Exceptions: Shell commands").
+_REPLACED = {"command", "entrypoint", "test"}
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Compose's documented merge of two files, for what these files use: mappings merge,
+    sequences append (commands and healthcheck tests are replaced), `!reset` removes."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            if value is RESET:
+                merged.pop(key, None)
+            elif key in merged and key not in _REPLACED:
+                merged[key] = _merge(merged[key], value)
+            else:
+                merged[key] = value
+        return merged
+    if isinstance(base, list) and isinstance(override, list):
+        return base + override
+    return override
 
 
 def _service(name: str, path: Path = BASE) -> dict:
@@ -71,23 +131,49 @@ def _variables_read_by(path: Path) -> set[str]:
     return names
 
 
-def _dockerfile_stages() -> list[list[str]]:
-    """The Dockerfile's instructions (continuations joined), split into stages."""
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    stages: list[list[str]] = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
+def _stage(name: str) -> dockerfile.Stage:
+    return dockerfile.stages()[name]
+
+
+def _built_stage(service: str, path: Path = BASE) -> dockerfile.Stage:
+    """The Dockerfile stage a compose service builds its image from."""
+    build = _service(service, path)["build"]
+    assert (BASE.parent / build["context"]).resolve() == ROOT
+    stages = dockerfile.stages(ROOT / build.get("dockerfile", "Dockerfile"))
+    return stages[build.get("target", list(stages)[-1])]
+
+
+def _pins(name: str) -> dict[str, str]:
+    """A requirements file's pins, `-r` includes aside: lower-cased name -> version."""
+    pins = {}
+    for line in (REQUIREMENTS / name).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-r"):
             continue
-        if line.upper().startswith("FROM "):
-            stages.append([])
-        if stages:
-            stages[-1].append(re.sub(r"\s+", " ", line))
-    return stages
+        requirement, version = line.split("==")
+        pins[requirement.strip().lower()] = version.strip()
+    return pins
 
 
-def _instructions(stage: list[str], keyword: str) -> list[str]:
-    return [line[len(keyword) + 1 :] for line in stage if line.upper().startswith(keyword + " ")]
+def _copied_sources(stage: dockerfile.Stage) -> list[str]:
+    """What the stage's COPY instructions take from the build context (flags left out)."""
+    sources = []
+    for copy in stage.instructions("COPY"):
+        words = [word for word in copy.split() if not word.startswith("--")]
+        sources += words[:-1]
+    return sources
+
+
+def _url(command: list[str]) -> str:
+    (url,) = re.findall(r"https?://[^'\"\s]+", " ".join(command))
+    return url
+
+
+def _renderer_status(url: str) -> tuple[int, dict[str, str]]:
+    """The status and headers renderer.wsgi:app answers a GET of `url` with, in-process."""
+    parts = urlsplit(url)
+    status, headers, _ = call(renderer_app, parts.path, parts.query)
+    return int(status.split()[0]), dict(headers)
 
 
 # --- Linters and schemas -------------------------------------------------------------
@@ -111,17 +197,19 @@ def test_shellcheck_finds_nothing_in_the_start_script():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_there_are_three_compose_files():
-    assert [path.name for path in COMPOSE_FILES] == [
-        "docker-compose.dev.yml",
-        "docker-compose.dnmonster.yml",
-        "docker-compose.yml",
-    ]
+def test_the_base_file_and_both_overrides_are_among_the_checked_compose_files():
+    assert {BASE, DEV, ORIGINAL_RENDERER} <= set(COMPOSE_FILES)
 
 
 @pytest.mark.parametrize("path", COMPOSE_FILES, ids=lambda path: path.name)
-def test_compose_file_follows_the_compose_specification(path):
-    result = _run(_tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path))
+def test_compose_file_follows_the_compose_specification(path, tmp_path):
+    # check-jsonschema knows no YAML tags: it gets the file as compose reads it, each
+    # `!reset` attribute gone, as JSON.
+    as_read = tmp_path / f"{path.stem}.json"
+    as_read.write_text(json.dumps(_without_resets(_compose(path))))
+    result = _run(
+        _tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(as_read)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -132,59 +220,137 @@ def test_compose_file_has_no_version_and_no_links(path):
     assert all("links" not in service for service in compose["services"].values())
 
 
-# --- The Dockerfile ------------------------------------------------------------------
+# --- The Dockerfile: both images -----------------------------------------------------
 
 
-def test_image_is_multi_stage_on_the_python_the_suite_runs_on():
-    stages = _dockerfile_stages()
-    bases = [_instructions(stage, "FROM")[0].split()[0] for stage in stages]
+def test_every_stage_is_on_the_python_the_suite_runs_on():
     python = f"python:{sys.version_info.major}.{sys.version_info.minor}-slim"
-    assert len(stages) == 2
-    assert all(base.startswith(python) for base in bases)
-    assert bases[0] == bases[1]
-    assert _instructions(stages[0], "FROM")[0].endswith(" AS builder")
+    bases = {stage.base for stage in dockerfile.stages().values()}
+    assert len(bases) == 1
+    assert bases.pop().startswith(python)
+
+
+def test_the_web_image_is_what_docker_build_builds_without_a_target():
+    assert dockerfile.default_target() == "web"
+    assert {"builder", "web", "renderer"} <= set(dockerfile.stages())
 
 
 def test_only_the_builder_stage_installs_a_compiler():
-    builder, final = _dockerfile_stages()
-    assert any("build-essential" in run for run in _instructions(builder, "RUN"))
-    assert not any(re.search(r"apt-get|gcc|build-essential", line) for line in final)
+    stages = dockerfile.stages()
+    assert any("build-essential" in run for run in stages["builder"].instructions("RUN"))
+    for name, stage in stages.items():
+        if name != "builder":
+            assert not any(re.search(r"apt-get|gcc|build-essential", line) for line in stage.lines)
 
 
-def test_final_stage_installs_wheels_from_the_builder_without_keeping_them():
-    _, final = _dockerfile_stages()
-    install = next(run for run in _instructions(final, "RUN") if "pip install" in run)
-    assert "--mount=type=bind,from=builder" in install
-    assert "--no-index" in install
-    assert not any("/wheels" in copy for copy in _instructions(final, "COPY"))
-
-
-def test_final_stage_runs_unbuffered_as_a_numeric_non_root_user():
-    _, final = _dockerfile_stages()
-    assert "PYTHONUNBUFFERED=1" in " ".join(_instructions(final, "ENV"))
-    user = _instructions(final, "USER")[-1]
+@pytest.mark.parametrize("image", ["web", "renderer"])
+def test_each_image_runs_unbuffered_as_a_numeric_non_root_user(image):
+    stage = _stage(image)
+    assert stage.environment()["PYTHONUNBUFFERED"] == "1"
+    user = stage.instructions("USER")[-1]
     assert re.fullmatch(r"[1-9][0-9]*:[1-9][0-9]*", user)
-
-
-def test_collectstatic_runs_at_build_time_with_a_throwaway_key_that_does_not_persist():
-    text = DOCKERFILE.read_text()
-    _, final = _dockerfile_stages()
-    collect = next(run for run in _instructions(final, "RUN") if "collectstatic" in run)
-    assert collect.startswith("SECRET_KEY=")
-    assert not re.search(r"^\s*(ENV|ARG)\b.*SECRET_KEY", text, re.MULTILINE)
-
-
-def test_image_exposes_5000_checks_healthz_and_starts_with_the_start_script():
-    _, final = _dockerfile_stages()
-    assert _instructions(final, "EXPOSE") == ["5000"]
-    assert "http://127.0.0.1:5000/healthz" in _instructions(final, "HEALTHCHECK")[0]
-    assert _instructions(final, "CMD") == ['["/app/docker/cmd.sh"]']
 
 
 def test_dockerignore_keeps_local_state_out_of_the_build_context():
     ignored = (ROOT / ".dockerignore").read_text().split()
     for entry in (".git", ".venv", "var/", ".env"):
         assert entry in ignored
+
+
+# --- The web image -------------------------------------------------------------------
+
+
+def test_web_image_installs_wheels_from_the_builder_without_keeping_them():
+    web = _stage("web")
+    install = next(run for run in web.instructions("RUN") if "pip install" in run)
+    assert "--mount=type=bind,from=builder" in install
+    assert "--no-index" in install
+    assert not any("/wheels" in copy for copy in web.instructions("COPY"))
+
+
+def test_collectstatic_runs_at_build_time_with_a_throwaway_key_that_does_not_persist():
+    text = DOCKERFILE.read_text()
+    collect = next(run for run in _stage("web").instructions("RUN") if "collectstatic" in run)
+    assert collect.startswith("SECRET_KEY=")
+    assert not re.search(r"^\s*(ENV|ARG)\b.*SECRET_KEY", text, re.MULTILINE)
+
+
+def test_web_image_checks_healthz_on_the_port_it_exposes():
+    web = _stage("web")
+    url = urlsplit(_url(web.exec_form("HEALTHCHECK")))
+    assert web.instructions("EXPOSE") == [str(url.port)] == _service("identidock")["expose"]
+    assert (url.hostname, url.path) == ("127.0.0.1", "/healthz")
+
+
+def test_web_image_starts_gunicorn_on_identidock_wsgi_through_the_start_script(stub_path):
+    web = _stage("web")
+    (program, *arguments) = web.exec_form("CMD")
+    # The whole context is copied to the WORKDIR, so the program is the repository's script.
+    assert ". ." in web.instructions("COPY")
+    workdir = PurePosixPath(web.instructions("WORKDIR")[-1])
+    assert ROOT / PurePosixPath(program).relative_to(workdir) == START_SCRIPT
+    assert not arguments
+    pid, started = _start(stub_path)
+    _assert_execs_the_web_app(pid, started)
+
+
+# --- The renderer image --------------------------------------------------------------
+
+
+def test_renderer_image_copies_nothing_but_renderer_and_its_requirements():
+    renderer = _stage("renderer")
+    assert set(_copied_sources(renderer)) <= RENDERER_IMAGE_FILES
+    assert "renderer/" in _copied_sources(renderer)
+    # Nothing from another stage or the context by any other way in.
+    assert not renderer.instructions("ADD")
+    assert not any("--from" in copy for copy in renderer.instructions("COPY"))
+    assert not any("--mount" in run for run in renderer.instructions("RUN"))
+
+
+def test_renderer_image_installs_requirements_renderer_txt_from_wheels_only():
+    installs = [run for run in _stage("renderer").instructions("RUN") if "pip install" in run]
+    assert installs
+    for install in installs:
+        assert set(re.findall(r"requirements/[\w.-]+\.txt", install)) == {
+            "requirements/renderer.txt"
+        }
+        assert "--only-binary=:all:" in install  # a missing wheel fails; nothing compiles
+
+
+def test_renderer_requirements_pin_pillow_and_gunicorn_as_the_web_app_does():
+    renderer, base = _pins("renderer.txt"), _pins("base.txt")
+    assert {"pillow", "gunicorn"} <= set(renderer)
+    assert {name: base.get(name) for name in renderer} == renderer
+
+
+def test_renderer_image_serves_renderer_wsgi_with_gunicorn_on_the_port_it_exposes():
+    renderer = _stage("renderer")
+    command = renderer.exec_form("CMD")
+    assert command[0] == "gunicorn"
+    assert command[-1] == "renderer.wsgi:app"
+    port = renderer.instructions("EXPOSE")
+    assert dockerfile.gunicorn_option(command, "--bind") == f"0.0.0.0:{port[0]}"
+    # gunicorn.conf.py is the web app's (its hooks import prometheus-client): not here.
+    assert dockerfile.gunicorn_option(command, "--config") is None
+    assert dockerfile.gunicorn_option(command, "-c") is None
+
+
+def test_renderer_image_keeps_connections_alive_with_threaded_workers():
+    command = _stage("renderer").exec_form("CMD")
+    assert dockerfile.gunicorn_option(command, "--worker-class") == "gthread"
+    assert int(dockerfile.gunicorn_option(command, "--threads") or 1) > 1
+    assert int(dockerfile.gunicorn_option(command, "--keep-alive") or 0) > 0
+    assert int(_stage("renderer").environment()["WEB_CONCURRENCY"]) >= 1
+
+
+def test_renderer_image_healthcheck_asks_the_renderer_for_a_monster_on_its_port():
+    renderer = _stage("renderer")
+    url = _url(renderer.exec_form("HEALTHCHECK"))
+    assert urlsplit(url).port == int(renderer.instructions("EXPOSE")[0])
+    assert urlsplit(url).path.startswith("/monster/")
+    status, headers = _renderer_status(url)
+    assert status == HTTPStatus.OK
+    assert headers["Content-Type"] == "image/png"
 
 
 # --- The start script ----------------------------------------------------------------
@@ -219,6 +385,16 @@ def _start(stub_path: str, **environment: str) -> tuple[int, str]:
     return pid, lines[-1]
 
 
+def _assert_execs_the_web_app(pid: int, started: str) -> None:
+    """`started` is gunicorn serving identidock.wsgi with gunicorn.conf.py, in the process
+    the script started as (exec: the server is the process docker signals)."""
+    ran_as, program, *arguments = started.split()
+    assert int(ran_as) == pid
+    assert program == "gunicorn"
+    assert arguments[-1] == "identidock.wsgi"
+    assert dockerfile.gunicorn_option(arguments, "--config") == "gunicorn.conf.py"
+
+
 def test_start_script_is_strict_bash():
     text = START_SCRIPT.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
@@ -227,9 +403,7 @@ def test_start_script_is_strict_bash():
 
 @pytest.mark.parametrize("env", [None, "PROD", "STAGING"])
 def test_start_script_execs_gunicorn_with_its_config_by_default(stub_path, env):
-    pid, started = _start(stub_path, **({"ENV": env} if env else {}))
-    # exec: the server replaces the script, so it is the process docker signals.
-    assert started == f"{pid} gunicorn --config gunicorn.conf.py identidock.wsgi"
+    _assert_execs_the_web_app(*_start(stub_path, **({"ENV": env} if env else {})))
 
 
 @pytest.mark.parametrize("env", [None, "PROD", "STAGING"])
@@ -263,9 +437,10 @@ def test_start_script_runs_the_test_suite_in_unit(stub_path):
 # --- docker-compose.yml: the wiring --------------------------------------------------
 
 
-def test_compose_runs_the_six_services():
-    services = {"proxy", "identidock", "migrate", "dnmonster", "redis", "postgres"}
-    assert set(_compose()["services"]) == services
+def test_compose_runs_every_component_of_the_design():
+    assert {"proxy", "identidock", "migrate", "dnmonster", "redis", "postgres"} <= set(
+        _compose()["services"]
+    )
 
 
 def test_every_variable_the_settings_read_is_given_to_the_web_app_and_the_migration():
@@ -276,9 +451,14 @@ def test_every_variable_the_settings_read_is_given_to_the_web_app_and_the_migrat
         assert not missing, f"{service} lacks {sorted(missing)}"
 
 
-def test_the_configuration_page_lists_every_variable_the_settings_read():
-    page = (ROOT / "docs" / "configuration.md").read_text()
-    listed = set(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", page, re.MULTILINE))
+def test_configuration_docs_list_every_variable_the_settings_read():
+    listed = set(
+        re.findall(
+            r"^\| `([A-Z][A-Z0-9_]*)` \|",
+            (ROOT / "docs" / "configuration.md").read_text(),
+            re.MULTILINE,
+        )
+    )
     missing = _variables_read_by(ROOT / "identidock" / "settings.py") - listed
     assert not missing, f"docs/configuration.md lacks {sorted(missing)}"
 
@@ -333,13 +513,25 @@ def test_web_app_is_reachable_inside_the_compose_networks_only():
     assert set(identidock["networks"]) == {"default", "front"}
 
 
-def test_web_app_waits_for_healthy_stores_a_started_renderer_and_finished_migrations():
-    assert _service("identidock")["depends_on"] == {
-        "postgres": {"condition": "service_healthy"},
-        "redis": {"condition": "service_healthy"},
-        "dnmonster": {"condition": "service_started"},
-        "migrate": {"condition": "service_completed_successfully"},
-    }
+def test_every_service_that_uses_the_database_waits_for_postgres_to_be_healthy():
+    users = [
+        name
+        for name, service in _compose()["services"].items()
+        if "DATABASE_URL" in service.get("environment", {})
+        and urlsplit(_environment(name)["DATABASE_URL"]).hostname == "postgres"
+    ]
+    assert {"identidock", "migrate"} <= set(users)
+    for name in users:
+        assert _service(name)["depends_on"]["postgres"] == {"condition": "service_healthy"}
+
+
+def test_web_app_waits_for_a_healthy_cache_finished_migrations_and_a_started_renderer():
+    depends_on = _service("identidock")["depends_on"]
+    assert depends_on["redis"] == {"condition": "service_healthy"}
+    assert depends_on["migrate"] == {"condition": "service_completed_successfully"}
+    # Started, not healthy: without its renderer the web app still answers (503 for a
+    # new monster), so a renderer that fails its healthcheck must not keep it down.
+    assert depends_on["dnmonster"] == {"condition": "service_started"}
 
 
 def test_web_app_finds_each_store_by_its_service_name():
@@ -358,19 +550,50 @@ def test_migrations_run_once_in_a_one_off_service():
     migrate = _service("migrate")
     assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert migrate["restart"] == "no"
-    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert migrate["healthcheck"] == {"disable": True}
     assert "ports" not in migrate
 
 
-def test_renderer_is_our_wsgi_app_under_gunicorn_on_8080():
+def test_dnmonster_is_built_from_the_renderer_target_and_runs_its_command():
     dnmonster = _service("dnmonster")
-    command = dnmonster["command"]
-    assert command[0] == "gunicorn"
-    assert command[-1] == "renderer.wsgi:app"
-    assert command[command.index("--bind") + 1] == "0.0.0.0:8080"
-    assert command[command.index("--config") + 1] == "gunicorn.conf.py"
+    renderer = _built_stage("dnmonster")
+    assert renderer == _stage("renderer")
+    # The image's own CMD, which `make stack` runs from here as this service's command.
+    assert dnmonster["command"] == renderer.exec_form("CMD")
+    bind = dockerfile.gunicorn_option(dnmonster["command"], "--bind")
+    assert bind and bind.rpartition(":")[2] in dnmonster["expose"]
     assert "ports" not in dnmonster  # reachable by identidock only
+
+
+def test_the_web_app_finds_the_renderer_where_it_listens():
+    renderer = urlsplit(_environment("identidock")["DNMONSTER_URL"])
+    assert renderer.hostname == "dnmonster"
+    assert str(renderer.port) in _service("dnmonster")["expose"]
+
+
+def _healthcheck(service: str) -> tuple[str, str]:
+    """What checks a service's health and how often: compose's healthcheck, else the
+    HEALTHCHECK of the image the service builds. (command, options)"""
+    spec = _service(service)
+    if "healthcheck" in spec:
+        healthcheck = spec["healthcheck"]
+        assert healthcheck["test"][0] in {"CMD", "CMD-SHELL"}
+        options = " ".join(f"--{name}" for name in healthcheck if name != "test")
+        return " ".join(healthcheck["test"]), options
+    stage = _built_stage(service)
+    options = stage.instructions("HEALTHCHECK")[-1].split(" CMD ", 1)[0]
+    return " ".join(stage.exec_form("HEALTHCHECK")), options
+
+
+def test_every_long_running_service_has_a_healthcheck():
+    for name, service in _compose()["services"].items():
+        if service.get("restart") == "no":
+            continue  # a one-off
+        assert service.get("healthcheck", {}).get("disable") is not True, name
+        command, options = _healthcheck(name)
+        assert command, name
+        for option in ("interval", "timeout", "retries"):
+            assert f"--{option}" in options, f"{name}: no {option}"
 
 
 @pytest.mark.parametrize(
@@ -378,16 +601,13 @@ def test_renderer_is_our_wsgi_app_under_gunicorn_on_8080():
     [
         ("proxy", "http://127.0.0.1/healthz"),
         ("identidock", "http://127.0.0.1:5000/healthz"),
-        ("dnmonster", "http://127.0.0.1:8080/healthz"),
+        ("dnmonster", "http://127.0.0.1:8080/monster/"),
         ("redis", "redis-cli ping"),
         ("postgres", "pg_isready"),
     ],
 )
-def test_each_long_running_service_has_a_healthcheck(service, probe):
-    healthcheck = _service(service)["healthcheck"]
-    assert probe in " ".join(healthcheck["test"])
-    assert healthcheck["test"][0] in {"CMD", "CMD-SHELL"}
-    assert {"interval", "timeout", "retries"} <= set(healthcheck)
+def test_each_long_running_service_checks_what_it_serves(service, probe):
+    assert probe in _healthcheck(service)[0]
 
 
 def test_redis_is_a_bounded_lru_cache_without_persistence():
@@ -416,24 +636,39 @@ def test_images_are_pinned_to_versions():
     assert re.fullmatch(r"nginx:1\.27\.\d+-alpine", images["proxy"])
 
 
-def test_one_image_built_here_serves_the_web_app_the_renderer_and_the_migration():
-    compose = _compose()
+def test_each_image_built_here_is_built_by_one_service_and_tagged_with_the_version():
+    services = _compose()["services"]
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    ours = {compose["services"][name]["image"] for name in ("identidock", "dnmonster", "migrate")}
-    assert ours == {f"identidock:{version}"}
-    # Only identidock builds it, so an override can swap the renderer's image outright.
-    assert [name for name, service in compose["services"].items() if "build" in service] == [
-        "identidock"
-    ]
+    builders = {name: service for name, service in services.items() if "build" in service}
+    targets = [_built_stage(name).name for name in builders]
+    assert sorted(targets) == sorted(set(targets)), "two services build the same image"
+    tags = {service["image"] for service in builders.values()}
+    assert len(tags) == len(builders)
+    assert all(tag.endswith(f":{version}") for tag in tags)
+    # Every service that runs one of our images without building it runs the web image.
+    for name, service in services.items():
+        if name not in builders and service["image"] in tags:
+            assert service["image"] == services["identidock"]["image"], name
+
+
+def test_the_web_app_and_its_migration_run_the_web_image_and_the_renderer_its_own():
+    services = _compose()["services"]
+    assert _built_stage("identidock").name == "web"
+    assert services["migrate"]["image"] == services["identidock"]["image"]
+    assert services["dnmonster"]["image"] != services["identidock"]["image"]
 
 
 def test_stop_grace_period_outlasts_gunicorn_graceful_timeout():
-    graceful = int(
-        re.search(r'"GUNICORN_GRACEFUL_TIMEOUT", (\d+)', (ROOT / "gunicorn.conf.py").read_text())[1]
-    )
-    for service in ("identidock", "dnmonster"):
+    graceful = {
+        "identidock": _gunicorn_default("GUNICORN_GRACEFUL_TIMEOUT"),
+        "dnmonster": int(
+            dockerfile.gunicorn_option(_service("dnmonster")["command"], "--graceful-timeout")
+            or 30  # gunicorn's own default
+        ),
+    }
+    for service, seconds in graceful.items():
         grace = _service(service)["stop_grace_period"]
-        assert int(grace.removesuffix("s")) > graceful
+        assert int(grace.removesuffix("s")) > seconds, service
 
 
 # --- The proxy -----------------------------------------------------------------------
@@ -566,10 +801,21 @@ def test_proxy_bounds_every_wait_on_a_client(site):
     assert _seconds(server["keepalive_timeout"][0]) <= 15
 
 
-def test_proxy_refuses_bodies_over_16k_and_keeps_the_rest_in_memory(site):
+def _bytes(value: str) -> int:
+    size = re.fullmatch(r"(\d+)([kKmM])?", value)
+    assert size, f"not an nginx size: {value}"
+    return int(size[1]) * {None: 1, "k": 1024, "K": 1024, "m": 1 << 20, "M": 1 << 20}[size[2]]
+
+
+def test_proxy_accepts_every_body_the_app_accepts_and_keeps_it_in_memory(site):
     server = {directive.name: directive.args for directive in site["server"]}
-    assert server["client_max_body_size"] == ["16k"]
-    assert server["client_body_buffer_size"] == ["16k"]
+    limit = _bytes(server["client_max_body_size"][0])
+    # No smaller than the app's own limit (REQUEST_BODY_MAX_BYTES's default), or a
+    # request the app would take gets the proxy's 413; bounded, so a bigger body is
+    # refused before it reaches gunicorn.
+    assert 0 < settings.DATA_UPLOAD_MAX_MEMORY_SIZE <= limit
+    # Whatever the proxy accepts fits its buffer: never spooled to a temporary file.
+    assert _bytes(server["client_body_buffer_size"][0]) >= limit
 
 
 def test_proxy_keeps_connections_to_gunicorn_alive_and_lets_them_go_first(site):
@@ -635,10 +881,12 @@ def test_dev_override_runs_the_reloading_server_on_mounted_code_with_debug():
     assert identidock["volumes"] == [".:/app"]
 
 
-def test_dev_override_builds_the_image_with_the_test_tools_for_env_unit():
+def test_dev_override_builds_the_web_image_with_the_test_tools_for_env_unit():
     args = _service("identidock", DEV)["build"]["args"]
-    assert (ROOT / "requirements" / f"{args['REQUIREMENTS']}.txt").exists()
+    assert (REQUIREMENTS / f"{args['REQUIREMENTS']}.txt").exists()
     assert args["REQUIREMENTS"] == "dev"
+    merged = _merge(_compose(), _compose(DEV))["services"]
+    assert merged["identidock"]["build"]["target"] == "web"
 
 
 def test_web_app_is_told_the_revision_of_our_renderer_it_gets():
@@ -650,17 +898,32 @@ def test_dnmonster_override_tells_the_web_app_it_gets_the_original_art():
     assert environment == {"DNMONSTER_REVISION": "amouat-1.0"}
 
 
-def test_dnmonster_override_swaps_in_the_original_image_and_its_own_command():
-    compose = _compose(ORIGINAL_RENDERER)
-    assert set(compose["services"]) == {"identidock", "dnmonster"}
-    dnmonster = compose["services"]["dnmonster"]
+def _with_the_original_renderer() -> dict[str, Any]:
+    return _merge(_compose(), _compose(ORIGINAL_RENDERER))["services"]
+
+
+def test_dnmonster_override_changes_only_the_renderer_and_what_the_web_app_is_told():
+    assert set(_compose(ORIGINAL_RENDERER)["services"]) == {"identidock", "dnmonster"}
+    merged = _with_the_original_renderer()
+    assert merged["identidock"]["environment"]["DNMONSTER_URL"] == "http://dnmonster:8080"
+    assert merged["dnmonster"]["expose"] == _service("dnmonster")["expose"]
+
+
+def test_dnmonster_override_pulls_the_original_image_instead_of_building_ours():
+    dnmonster = _with_the_original_renderer()["dnmonster"]
     assert dnmonster["image"] == "amouat/dnmonster:1.0"
-    assert dnmonster["command"] == ["npm", "start"]
+    # With our build left in, `up --build` (or a failed pull) would build our renderer
+    # and tag it amouat/dnmonster:1.0.
     assert "build" not in dnmonster
+    assert dnmonster["command"] == ["npm", "start"]
+    builders = [name for name, s in _with_the_original_renderer().items() if "build" in s]
+    assert builders == ["identidock"]
 
 
-def test_dnmonster_override_checks_health_without_python_or_healthz():
-    test = " ".join(_service("dnmonster", ORIGINAL_RENDERER)["healthcheck"]["test"])
+def test_dnmonster_override_checks_health_without_python():
+    healthcheck = _with_the_original_renderer()["dnmonster"]["healthcheck"]
+    test = " ".join(healthcheck["test"])
     assert test.startswith("CMD node -e")
     assert "/monster/" in test and "8080" in test
     assert "=>" not in test  # Node 0.12 has no arrow functions
+    assert {"interval", "timeout", "retries"} <= set(healthcheck)

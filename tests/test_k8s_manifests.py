@@ -6,7 +6,7 @@ the schemas it ships, for the pinned Kubernetes release (scripts/k8s_check.py, w
 `make k8s-check` runs too). The rest reads the rendered objects: the web app gets the
 settings docker-compose.yml gives it, runs hardened with its probes and resources, and
 the autoscaler, disruption budget, proxy, renderer, migration and schedules are wired to
-the right pods.
+the right pods, each workload running the image (of the Dockerfile's two) built for it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tomllib
 from collections.abc import Iterator
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,14 +28,21 @@ from django.conf import settings
 from django.core.management import get_commands, load_command_class
 
 from renderer import RENDERER_VERSION
+from renderer.wsgi import app as renderer_app
 from scripts import k8s_check
+from tests import dockerfile
+from tests.wsgi_calls import call
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "deploy" / "k8s" / "base"
 COMPOSE = ROOT / "docker-compose.yml"
 OVERLAYS = ("dev", "prod")
 WEB = "identidock"  # the web app's Deployment, Service, HPA and PDB, and its container
+RENDERER = "dnmonster"  # the renderer's Deployment, Service and container, as in compose
 IMAGE_USER = 10001  # the Dockerfile's USER
+# Our images by the name the manifests give them, and the Dockerfile stage each is built
+# from (`docker build --target <stage>`).
+IMAGE_STAGES = {"identidock": "web", "identidock-renderer": "renderer"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 # Paths inside the pods, not on this machine.
 POD_TMP = "/tmp"  # noqa: S108
@@ -145,6 +153,18 @@ def _effective(pod_spec: dict, container: dict, key: str) -> Any:
     """A security setting as it applies: the container's own, else the pod's."""
     own = container.get("securityContext", {})
     return own[key] if key in own else pod_spec.get("securityContext", {}).get(key)
+
+
+def _image_name(image: str) -> str:
+    """`registry.example.com/identidock:1.0.0` -> `identidock`."""
+    return image.rpartition("/")[2].partition(":")[0]
+
+
+def _renderer(resources: list[dict]) -> tuple[dict, dict]:
+    """The renderer Deployment's pod spec and its one container."""
+    pod_spec = _pod_template(_one(resources, "Deployment", RENDERER))["spec"]
+    (container,) = pod_spec["containers"]
+    return pod_spec, container
 
 
 def _default(name: str, path: Path) -> int:
@@ -340,8 +360,21 @@ def test_web_pods_run_hardened_as_the_images_user(rendered, overlay):
         assert own["capabilities"] == {"drop": ["ALL"]}
 
 
-def test_the_image_runs_as_the_user_the_manifests_name():
-    assert f"USER {IMAGE_USER}:{IMAGE_USER}" in (ROOT / "Dockerfile").read_text()
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_container_of_ours_runs_as_the_user_its_image_names(rendered, overlay):
+    stages = dockerfile.stages()
+    ran = set()
+    for workload in _workloads(rendered[overlay]):
+        pod_spec = _pod_template(workload)["spec"]
+        for container in _containers(pod_spec):
+            name = _image_name(container["image"])
+            if name not in IMAGE_STAGES:
+                continue
+            user, _, group = stages[IMAGE_STAGES[name]].instructions("USER")[-1].partition(":")
+            assert _effective(pod_spec, container, "runAsUser") == int(user), container["name"]
+            assert _effective(pod_spec, container, "runAsGroup") in {None, int(group)}
+            ran.add(name)
+    assert ran == set(IMAGE_STAGES)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -469,18 +502,52 @@ def test_the_web_disruption_budget_selects_the_web_pods_and_only_them(rendered, 
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_renderer_runs_composes_dnmonster_command_on_8080_probed_by_a_tiny_monster(
+def test_the_renderer_deployment_runs_the_renderer_image_and_its_own_command(rendered, overlay):
+    _, container = _renderer(rendered[overlay])
+    assert _image_name(container["image"]) == "identidock-renderer"
+    # No command or args: the image's CMD runs, gunicorn serving renderer.wsgi:app, the
+    # same command as compose's dnmonster service (tests/test_container_files.py).
+    assert "command" not in container and "args" not in container
+    assert dockerfile.stages()["renderer"].exec_form("CMD")[-1] == "renderer.wsgi:app"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_renderer_listens_where_its_image_binds_and_is_probed_by_a_tiny_monster(
     rendered, overlay
 ):
-    resources = rendered[overlay]
-    pod_spec = _pod_template(_one(resources, "Deployment", "dnmonster"))["spec"]
-    (container,) = pod_spec["containers"]
-    compose = yaml.safe_load(COMPOSE.read_text())["services"]["dnmonster"]
-    assert container["command"] == compose["command"]
-    assert container["image"] == _web(resources)[1]["image"]
-    assert [port["containerPort"] for port in container["ports"]] == [8080]
+    _, container = _renderer(rendered[overlay])
+    stage = dockerfile.stages()["renderer"]
+    bind = dockerfile.gunicorn_option(stage.exec_form("CMD"), "--bind")
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert bind is not None and list(ports.values()) == [int(bind.rpartition(":")[2])]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert container[probe]["httpGet"]["path"] == "/monster/readyz?size=8"
+        check = container[probe]["httpGet"]
+        assert check["port"] in ports
+        path, _, query = check["path"].partition("?")
+        assert path.startswith("/monster/")  # proof that it draws, not only listens
+        status, headers, _ = call(renderer_app, path, query)
+        assert status.startswith(f"{HTTPStatus.OK.value} ")
+        assert dict(headers)["Content-Type"] == "image/png"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_renderer_runs_as_many_workers_as_its_pod_is_sized_for(rendered, overlay):
+    # WEB_CONCURRENCY is gunicorn's own default for --workers, which the image's
+    # command leaves to it; the image's default need not suit this pod's CPU limit.
+    _, container = _renderer(rendered[overlay])
+    workers = int(_environment(rendered[overlay], container)["WEB_CONCURRENCY"])
+    cpu = str(container["resources"]["limits"]["cpu"])
+    cpus = int(cpu[:-1]) / 1000 if cpu.endswith("m") else float(cpu)
+    assert 1 <= workers <= 2 * max(cpus, 1) + 1  # gunicorn's rule of thumb, for this pod
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_renderer_pods_drain_before_gunicorn_stops(rendered, overlay):
+    pod_spec, container = _renderer(rendered[overlay])
+    command = dockerfile.stages()["renderer"].exec_form("CMD")
+    graceful = int(dockerfile.gunicorn_option(command, "--graceful-timeout") or 30)
+    pause = int(container["lifecycle"]["preStop"]["exec"]["command"][-1])
+    assert pause + graceful < pod_spec["terminationGracePeriodSeconds"]
 
 
 def _nginx_conf(resources: list[dict]) -> str:
@@ -626,22 +693,23 @@ def _images(resources: list[dict]) -> set[str]:
     }
 
 
-def test_prod_runs_the_release_pinned_to_the_projects_version(rendered):
+def test_prod_runs_both_images_from_one_registry_pinned_to_the_projects_version(rendered):
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    ours = {image for image in _images(rendered["prod"]) if "identidock" in image}
-    assert len(ours) == 1
-    assert ours.pop().endswith(f"/identidock:{version}")
+    ours = {image for image in _images(rendered["prod"]) if _image_name(image) in IMAGE_STAGES}
+    assert {_image_name(image) for image in ours} == set(IMAGE_STAGES)
+    assert all(image.endswith(f":{version}") for image in ours)
+    assert len({image.rpartition("/")[0] for image in ours}) == 1  # one registry
 
 
-def test_dev_runs_the_image_built_here(rendered):
-    ours = {image for image in _images(rendered["dev"]) if "identidock" in image}
-    assert ours == {"identidock:dev"}
+def test_dev_runs_the_images_built_here(rendered):
+    ours = {image for image in _images(rendered["dev"]) if _image_name(image) in IMAGE_STAGES}
+    assert ours == {f"{name}:dev" for name in IMAGE_STAGES}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_other_images_are_pinned_to_versions(rendered, overlay):
     for image in _images(rendered[overlay]):
-        if "identidock" in image:
+        if _image_name(image) in IMAGE_STAGES:
             continue
         name, _, tag = image.rpartition(":")
         assert name and re.fullmatch(r"\d+(\.\d+)+(-alpine)?", tag), image
