@@ -4,7 +4,6 @@ too, the row is logged with every field."""
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import logging
@@ -20,30 +19,12 @@ from django_redis import get_redis_connection
 from monsters.audit import record as audit
 from monsters.images import identity, keys
 from monsters.models import Generation
+from tests.audit_rows import AuditDatabase, intents, rows
+from tests.cache_points import point_cache_at
 from tests.ports import free_port
-from tests.test_cache_outage import StuckListener, point_cache_at
+from tests.stuck_listener import StuckListener
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class AuditDatabase:
-    """Moves the audit database to another port for every thread's new connections
-    (they are all made from one settings dict), and back."""
-
-    def __init__(self) -> None:
-        self._shared = connection.settings_dict
-        self._original = copy.deepcopy(dict(self._shared))
-
-    def point_at(self, port: int) -> None:
-        connection.close()
-        # The production connect timeout (libpq's least, 2 s), not the suite's generous one.
-        options = {**self._shared.get("OPTIONS", {}), "connect_timeout": 2}
-        self._shared.update(HOST="127.0.0.1", PORT=str(port), OPTIONS=options)
-
-    def restore(self) -> None:
-        connection.close()
-        self._shared.clear()
-        self._shared.update(self._original)
 
 
 @pytest.fixture
@@ -71,10 +52,6 @@ def flush() -> str:
     out = io.StringIO()
     call_command("flush_audit", stdout=out)
     return out.getvalue()
-
-
-def rows() -> int:
-    return Generation.objects.count()
 
 
 def test_a_closed_database_loses_no_row_and_a_second_flush_adds_none(
@@ -286,16 +263,10 @@ def _generation_of(name_hash: str) -> Generation:
     )
 
 
-def _intents() -> int:
-    from django_redis import get_redis_connection
-
-    return int(get_redis_connection("monsters").xlen(audit._key(audit.INTENTS_NAME)))
-
-
 def test_a_miss_leaves_its_row_and_no_intent_behind(client, renderer_server, empty_queue):
     assert client.get(f"/monster/{identity.hash_name('Moby Dock')}")["X-Cache"] == "MISS"
     assert rows() == 1
-    assert _intents() == 0
+    assert intents() == 0
 
 
 def test_a_row_whose_process_died_after_caching_its_image_is_written_from_its_intent(
@@ -315,7 +286,7 @@ def test_a_row_whose_process_died_after_caching_its_image_is_written_from_its_in
     stream, fields = audit.intent_of(generation)
     assert cache.add_with_intent(ref.key, b"\x89PNG\r\n\x1a\n!", stream=stream, fields=fields)[0]
     # The process dies here, between its image and its row: nothing calls record().
-    assert rows() == 0 and _intents() == 1
+    assert rows() == 0 and intents() == 1
     assert audit.flush_queue().written == 0  # too young: its process may still write it
     monkeypatch.setattr(audit, "ORPHAN_SECONDS", 0)
     assert audit.orphan_count() == 1
@@ -346,7 +317,7 @@ def test_an_intent_is_stored_only_with_the_image(renderer_server, empty_queue):
         ref.key, b"\x89PNG second", stream=audit.INTENTS_NAME, fields=fields
     )
     assert (stored, intent) == (False, None)
-    assert _intents() == 1
+    assert intents() == 1
     assert cache.get(ref.key) == b"\x89PNG first"  # readable through the cache as ever
 
 

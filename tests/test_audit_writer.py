@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http import HTTPStatus
 
 import pytest
@@ -21,23 +21,14 @@ from monsters.audit import writer as audit_writer
 from monsters.images import identity
 from monsters.models import Generation
 from tests import per_run
+from tests.audit_rows import AuditDatabase, intents, rows
 from tests.gunicorn_server import gunicorn
 from tests.ports import free_port
-from tests.test_audit_durability import AuditDatabase, rows
-from tests.test_audit_durability import _intents as intents
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOURS = 3_600_000  # a delay no test waits out: the rows go only when told, or when full
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def miss(client, name: str) -> None:

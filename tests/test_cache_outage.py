@@ -5,54 +5,24 @@ so once per change of state."""
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any
 
 import pytest
 import redis
-from django.conf import settings as django_settings
 
 from monsters.images import identity, keys, service
 from monsters.models import Generation
+from tests.cache_points import point_cache_at
 from tests.ports import free_port
+from tests.stuck_listener import StuckListener
 
 pytestmark = pytest.mark.django_db
 
 MOBY = identity.hash_name("Moby Dock")
 URL = f"/monster/{MOBY}"
-
-
-def point_cache_at(settings, url: str) -> None:
-    monsters_cache: dict[str, Any] = {**django_settings.CACHES["monsters"]}
-    monsters_cache["LOCATION"] = url
-    settings.CACHES = {**django_settings.CACHES, "monsters": monsters_cache}
-
-
-class StuckListener:
-    """A TCP server that accepts connections and never answers: a Redis that hangs."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=64)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.fixture

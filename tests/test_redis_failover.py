@@ -32,6 +32,7 @@ from monsters.guards.breaker import all_breakers
 from monsters.images import keys
 from scripts.failover.drill import Load, figures, new_monster_path
 from scripts.failover.topology import Topology
+from tests.cache_points import point_cache_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -227,9 +228,7 @@ def resetting_proxy(settings) -> Iterator[ResettingProxy]:
     url = django_settings.CACHES["monsters"]["LOCATION"]
     host, port = url.split("//")[1].split("/")[0].split(":")
     proxy = ResettingProxy((host, int(port)))
-    monsters_cache = dict(django_settings.CACHES["monsters"])
-    monsters_cache["LOCATION"] = url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
-    settings.CACHES = {**django_settings.CACHES, "monsters": monsters_cache}
+    point_cache_at(settings, url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}"))
     yield proxy
     proxy.close()
 

@@ -23,6 +23,7 @@ from monsters.images.keys import Spec
 from monsters.models import Generation
 from monsters.warming import engine, inputs
 from tests import per_run
+from tests.cache_points import point_cache_at
 from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -403,13 +404,7 @@ def test_a_local_memory_cache_is_warned_about(settings):
 
 
 def test_an_unreachable_cache_stops_the_command_before_any_work(renderer_server, settings):
-    settings.CACHES = {
-        **settings.CACHES,
-        "monsters": {
-            **settings.CACHES["monsters"],
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-        },
-    }
+    point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
     status, _, err = warm_failing("Moby Dock")
     assert status == 1
     assert "the monster cache (REDIS_URL) is unreachable" in err

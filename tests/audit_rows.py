@@ -1,0 +1,42 @@
+"""The audit log as the tests see it: rows written, intents waiting, and the audit
+database moved away and back."""
+
+from __future__ import annotations
+
+import copy
+
+from django.db import connection
+from django_redis import get_redis_connection
+
+from monsters.audit import record as audit
+from monsters.models import Generation
+
+
+def rows() -> int:
+    """Audit rows written to PostgreSQL."""
+    return Generation.objects.count()
+
+
+def intents() -> int:
+    """Intents in Redis: rows of web misses not written (or queued) yet."""
+    return int(get_redis_connection("monsters").xlen(audit._key(audit.INTENTS_NAME)))
+
+
+class AuditDatabase:
+    """Moves the audit database to another port for every thread's new connections
+    (they are all made from one settings dict), and back."""
+
+    def __init__(self) -> None:
+        self._shared = connection.settings_dict
+        self._original = copy.deepcopy(dict(self._shared))
+
+    def point_at(self, port: int) -> None:
+        connection.close()
+        # The production connect timeout (libpq's least, 2 s), not the suite's generous one.
+        options = {**self._shared.get("OPTIONS", {}), "connect_timeout": 2}
+        self._shared.update(HOST="127.0.0.1", PORT=str(port), OPTIONS=options)
+
+    def restore(self) -> None:
+        connection.close()
+        self._shared.clear()
+        self._shared.update(self._original)
