@@ -23,6 +23,7 @@ from tests.audit_rows import AuditDatabase, intents, rows
 from tests.cache_points import point_cache_at
 from tests.ports import free_port
 from tests.stuck_listener import StuckListener
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -130,13 +131,8 @@ def test_queued_rows_are_written_by_the_process_itself_once_the_database_is_back
     database.point_at(free_port())
     miss_20(client)
     database.restore()
-    written = threading.Event()
-    for _ in range(100):  # the process's flusher retries every couple of seconds
-        if rows() == 20 and audit.queue_length() == 0:
-            written.set()
-            break
-        written.wait(0.1)
-    assert written.is_set()
+    # The process's flusher retries every couple of seconds.
+    assert eventually(lambda: rows() == 20 and audit.queue_length() == 0)
 
 
 def test_rows_queued_by_a_process_that_is_gone_are_written_once_a_row_goes_through(
@@ -167,13 +163,11 @@ def test_rows_queued_by_a_process_that_is_gone_are_written_once_a_row_goes_throu
             )
         ]
     )
-    written = threading.Event()
-    for _ in range(100):  # the flusher retries every couple of seconds
-        if rows() == 6 and audit.queue_length() == 0:
-            written.set()
-            break
-        written.wait(0.1)
-    assert written.is_set(), (rows(), audit.queue_length())
+    # The flusher retries every couple of seconds.
+    assert eventually(lambda: rows() == 6 and audit.queue_length() == 0), (
+        rows(),
+        audit.queue_length(),
+    )
 
 
 def test_a_flusher_that_died_holding_the_lock_holds_up_flush_audit_only_briefly(
@@ -203,7 +197,9 @@ def test_flush_audit_says_so_when_another_process_is_writing_the_queue(
     assert busy.acquire()
     stop = threading.Event()
 
-    def keep_writing() -> None:  # a live flusher renews its lock batch after batch
+    def keep_writing() -> None:
+        # A live flusher renews its lock batch after batch: 0.3 s is a batch's pace,
+        # well inside the lock's second, and `stop` ends it at once.
         while not stop.wait(0.3):
             busy.reacquire()
 

@@ -82,6 +82,8 @@ def test_a_full_batch_is_written_without_waiting_for_the_delay(client, writer, m
     monkeypatch.setattr(writer, "size", 5)
     for n in range(4):
         miss(client, f"guest {n}")
+    # What must not happen has no event to wait for: the writer thread, woken by the
+    # first row, gets 0.3 s to write a batch that is not full, and must not.
     time.sleep(0.3)
     assert rows() == 0  # the delay is hours: four rows wait
     miss(client, "guest 4")

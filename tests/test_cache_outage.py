@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import threading
 from collections.abc import Iterator
 from http import HTTPStatus
 
@@ -18,6 +17,7 @@ from monsters.models import Generation
 from tests.cache_points import point_cache_at
 from tests.ports import free_port
 from tests.stuck_listener import StuckListener
+from tests.waiting import cooled_down, eventually
 
 pytestmark = pytest.mark.django_db
 
@@ -52,19 +52,20 @@ class OwnRedis:
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_timeout=1)
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                threading.Event().wait(0.025)
-        raise AssertionError("redis-server did not start")
+        assert eventually(lambda: _answers(client), timeout=10), "redis-server did not start"
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
 
 
 @pytest.fixture
@@ -134,7 +135,8 @@ def test_caching_resumes_by_itself_when_redis_is_back(
     outage = [client.get(URL, {"size": 16 + n})["X-Cache"] for n in range(5)]
     assert set(outage) == {"BYPASS"}
     own_redis.start()  # empty: it kept nothing
-    threading.Event().wait(settings.BREAKER_COOL_DOWN)  # the cool-down, then one probe
+    # The breaker's cool-down, then one probe.
+    assert eventually(lambda: cooled_down(settings.CACHES["monsters"]["LOCATION"]))
     assert client.get(URL)["X-Cache"] == "MISS"
     assert client.get(URL)["X-Cache"] == "HIT"
     assert "is back up" in caplog.text

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -24,6 +23,7 @@ from scripts.stack import StackError, compose, databases, ports, processes, smok
 from scripts.stack.processes import Exit
 from scripts.stack.topology import Stack
 from tests import per_run
+from tests.waiting import eventually
 
 SECRETS = {"SECRET_KEY": "stack-test-" + "k" * 40, "POSTGRES_PASSWORD": "unused"}
 
@@ -252,18 +252,11 @@ def test_kill_ends_a_server_and_everything_it_started_at_once(tmp_path):
         log_dir=tmp_path,
     )
     stdout = tmp_path / "sleeper.stdout.log"
-    for _ in range(100):
-        if stdout.read_text().strip():
-            break
-        time.sleep(0.05)
+    assert eventually(lambda: stdout.read_text().strip(), timeout=5), "no child started"
     child = int(stdout.read_text())
     processes.kill(sleeper)
     assert sleeper.popen.returncode == -signal.SIGKILL
-    for _ in range(100):
-        if not _alive(child):
-            break
-        time.sleep(0.05)
-    assert not _alive(child)
+    assert eventually(lambda: not _alive(child), timeout=5)
 
 
 def test_free_port_is_one_nothing_holds():
