@@ -1,5 +1,5 @@
-"""The audit log as the tests see it: rows written, intents waiting, and the audit
-database moved away and back."""
+"""The audit log as the tests see it: rows written, intents waiting, the write-behind
+settled, and the audit database moved away and back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from django.db import connection
 from django_redis import get_redis_connection
 
 from monsters.audit import record as audit
+from monsters.audit import writer
 from monsters.models import Generation
+from tests.waiting import eventually
 
 
 def rows() -> int:
@@ -40,3 +42,14 @@ class AuditDatabase:
         connection.close()
         self._shared.clear()
         self._shared.update(self._original)
+
+
+def settle_audit() -> None:
+    """Wait until this process's audit writer has written (or queued) every row it
+    held: what a test reads of the audit log after a request, with the write-behind on
+    (AUDIT_WRITE_BEHIND_MS, the production default), is then there. At once without it.
+
+    `flush()` writes what still waits; a batch the writer thread took already is done
+    when its intents are gone (deleted once its rows are written or queued)."""
+    writer.writer().flush()
+    assert eventually(lambda: intents() == 0), f"{intents()} audit rows still in flight"

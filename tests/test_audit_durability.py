@@ -1,6 +1,7 @@
 """No audit row is lost: with PostgreSQL closed or stuck, generations wait in a durable
 queue (a Redis stream) and are written exactly once when it is back; with Redis down
-too, the row is logged with every field."""
+too, the row is logged with every field. The key tests run with the suite's settings and
+with the audit write-behind (and the in-process tier) at their production defaults."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from django_redis import get_redis_connection
 from monsters.audit import record as audit
 from monsters.images import identity, keys
 from monsters.models import Generation
-from tests.audit_rows import AuditDatabase, intents, rows
+from tests.audit_rows import AuditDatabase, intents, rows, settle_audit
 from tests.cache_points import point_cache_at
 from tests.ports import free_port
 from tests.stuck_listener import StuckListener
@@ -55,11 +56,13 @@ def flush() -> str:
     return out.getvalue()
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_closed_database_loses_no_row_and_a_second_flush_adds_none(
     client, renderer_server, database, empty_queue
 ):
     database.point_at(free_port())
     miss_20(client)
+    settle_audit()
     assert audit.queue_length() == 20
     database.restore()
     flush()
@@ -70,6 +73,7 @@ def test_a_closed_database_loses_no_row_and_a_second_flush_adds_none(
     assert audit.queue_length() == 0
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_stuck_database_costs_a_few_connect_timeouts_then_none(
     client, renderer_server, database, empty_queue, settings
 ):
@@ -77,6 +81,7 @@ def test_a_stuck_database_costs_a_few_connect_timeouts_then_none(
     try:
         database.point_at(stuck.port)
         miss_20(client)
+        settle_audit()
         # One connection attempt per failure until the breaker opens, then none but
         # (were the cool-down over already) one probe.
         assert len(stuck.accepted) <= settings.BREAKER_FAILURES + 1
@@ -125,11 +130,13 @@ def test_a_queued_row_keeps_its_format_and_one_queued_before_formats_is_a_png(
     assert formats == {"b" * 64: "svg", "c" * 64: "png"}
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_queued_rows_are_written_by_the_process_itself_once_the_database_is_back(
     client, renderer_server, database, empty_queue
 ):
     database.point_at(free_port())
     miss_20(client)
+    settle_audit()  # queued, not written behind once the database is back
     database.restore()
     # The process's flusher retries every couple of seconds.
     assert eventually(lambda: rows() == 20 and audit.queue_length() == 0)
@@ -214,11 +221,13 @@ def test_flush_audit_says_so_when_another_process_is_writing_the_queue(
         busy.release()
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_flush_audit_says_so_when_the_database_still_refuses(
     client, renderer_server, database, empty_queue
 ):
     database.point_at(free_port())
     client.get(f"/monster/{identity.hash_name('Moby Dock')}")
+    settle_audit()
     with pytest.raises(CommandError, match="still cannot take the rows"):
         call_command("flush_audit", stdout=io.StringIO())
     database.restore()
@@ -259,8 +268,10 @@ def _generation_of(name_hash: str) -> Generation:
     )
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_miss_leaves_its_row_and_no_intent_behind(client, renderer_server, empty_queue):
     assert client.get(f"/monster/{identity.hash_name('Moby Dock')}")["X-Cache"] == "MISS"
+    settle_audit()
     assert rows() == 1
     assert intents() == 0
 

@@ -1,6 +1,7 @@
 """The fast image layer in front of Django: the same answers, byte for byte and header
 for header, for hits, 304s, redirects of an old `v` and every bad input, in every
-format; hits and 304s answered without Django, everything else handed on."""
+format; hits and 304s answered without Django, everything else handed on. The hit and
+304 comparisons run with the suite's settings and with the production defaults."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def current_query(size: int = 80) -> str:
     return f"size={size}&v={keys.current_revision()}"
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_hit_is_answered_without_django_exactly_as_django_answers_it(fast):
     layer, django = fast
     call(django_application, query=current_query())  # the miss: cached now
@@ -48,6 +50,7 @@ def test_a_hit_is_answered_without_django_exactly_as_django_answers_it(fast):
     assert ("X-Cache", "HIT") in headers
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 @pytest.mark.parametrize(
     "query",
     [
@@ -168,6 +171,7 @@ def test_everything_else_is_handed_to_django_unchanged(fast, path, method):
     assert django.calls == calls + 1
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 @pytest.mark.parametrize("extension", [".png", ".svg", ".webp"])
 @pytest.mark.parametrize("query", ["", "size=256", "size=40&v=CURRENT"])
 def test_every_formats_hits_and_304s_match_django_header_for_header(fast, extension, query):
@@ -212,6 +216,7 @@ def test_other_extensions_are_handed_to_django_unchanged(fast, path):
     assert django.calls == calls + 1
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_head_hit_is_answered_like_django_with_no_body_but_the_images_length(fast):
     layer, django = fast
     image = call(django_application, query=current_query())[2]
