@@ -8,6 +8,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import pytest
+from django.core.signals import request_started
 
 from identidock.wsgi import django_application
 from monsters.guards import cache
@@ -285,11 +286,23 @@ def test_a_miss_goes_to_the_view_which_does_not_read_the_cache_again(fast, monke
     assert Generation.objects.count() == 1
 
 
-def test_the_shipped_wsgi_application_is_the_fast_layer():
+def test_the_shipped_application_answers_a_hit_without_django(renderer_server):
     from identidock import wsgi
 
-    assert isinstance(wsgi.application.application, FastImages)
-    assert wsgi.application.application.application is django_application
+    reached_django = []
+
+    def note(**kwargs) -> None:
+        reached_django.append(kwargs["environ"]["PATH_INFO"])
+
+    request_started.connect(note)
+    try:
+        miss = call(wsgi.application, query=current_query())
+        hit = call(wsgi.application, query=current_query())
+    finally:
+        request_started.disconnect(note)
+    assert ("X-Cache", "MISS") in miss[1] and ("X-Cache", "HIT") in hit[1]
+    assert hit[2] == miss[2]
+    assert reached_django == [PATH]  # the miss only
 
 
 # --- The in-process tier ----------------------------------------------------------------

@@ -171,10 +171,10 @@ def test_sigterm_stops_each_server_gracefully(stack_run, service):
 
 
 def test_every_check_make_stack_prints_passes(stack_run):
+    # What each check looks at has a test of its own above; here, that none fails.
     checks = {label: passed for label, passed, _ in stack_run.report.checks()}
-    assert checks == dict.fromkeys(
-        ["page", "stylesheet", "monster twice", "/healthz", "/readyz"], True
-    )
+    assert checks, "make stack printed no checks"
+    assert [label for label, passed in checks.items() if not passed] == []
 
 
 def test_scratch_database_is_dropped_afterwards(stack_run):
