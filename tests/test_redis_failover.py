@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -106,8 +107,8 @@ def _cache_breaker(topology: Topology, side: str):
 
 
 def test_when_the_primary_is_killed_hits_go_on_and_caching_resumes_within_a_cool_down(
-    sentinel_cache, settings
-):
+    sentinel_cache: Topology, settings: Any
+) -> None:
     topology = sentinel_cache
     warm = [new_monster_path() for _ in range(12)]
     assert {_fetch(path)[1] for path in warm} == {"MISS"}
