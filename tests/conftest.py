@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import runpy
 import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from urllib.parse import parse_qs, urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -18,8 +21,11 @@ from monsters.guards.sources import OUR_ART_REVISION
 from renderer import render
 from renderer.wsgi import app as renderer_app
 from tests import per_run
+from tests.audit_rows import settle_audit
 from tests.form_client import FormClient
 from tests.ports import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
@@ -90,6 +96,41 @@ def empty_monster_cache() -> Iterator[None]:
     per_run.empty_monster_cache()
     yield
     per_run.empty_monster_cache()
+
+
+# What identidock/settings_test.py turns off for the suite, which production runs with.
+OFF_IN_THE_SUITE = ("MONSTER_PROCESS_CACHE_MB", "AUDIT_WRITE_BEHIND_MS")
+
+
+@functools.cache
+def production_defaults() -> dict[str, int]:
+    """OFF_IN_THE_SUITE as identidock/settings.py sets them when the environment does not."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in OFF_IN_THE_SUITE:
+            patch.delenv(name, raising=False)
+        made = runpy.run_path(str(ROOT / "identidock" / "settings.py"))
+    return {name: made[name] for name in OFF_IN_THE_SUITE}
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("suite", id="suite-defaults"),
+        # The writer thread commits its rows on a connection of its own: in a transaction
+        # of the test's, they would outlive it.
+        pytest.param(
+            "production", id="production-defaults", marks=pytest.mark.django_db(transaction=True)
+        ),
+    ]
+)
+def suite_and_production_defaults(request, settings) -> Iterator[str]:
+    """Runs a test twice: with the suite's settings, and with the in-process tier and
+    the audit write-behind at their production defaults (`production_defaults()`).
+    A test that reads the audit log after a request calls `settle_audit()` first."""
+    if request.param == "production":
+        for name, value in production_defaults().items():
+            setattr(settings, name, value)
+    yield request.param
+    settle_audit()  # nothing of this test's is written into the next one
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import contextlib
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tests.ports import free_port
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,11 +38,14 @@ def gunicorn(
     )
     address = f"127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + start_seconds
-        while not (_accepts(port) and (ready is None or ready(address))):
-            assert process.poll() is None, "gunicorn exited"
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.05)
+
+        def serving_or_gone() -> bool:
+            if process.poll() is not None:
+                return True
+            return _accepts(port) and (ready is None or ready(address))
+
+        assert eventually(serving_or_gone, start_seconds), "gunicorn did not start"
+        assert process.poll() is None, "gunicorn exited"
         yield address
     finally:
         process.terminate()

@@ -16,9 +16,9 @@ from django.core.management import call_command
 
 from monsters.images import identity, keys, service
 from monsters.models import Generation
+from tests.cache_points import point_cache_at
 from tests.form_client import FormClient
 from tests.ports import free_port
-from tests.test_cache_outage import point_cache_at
 
 pytestmark = pytest.mark.django_db
 

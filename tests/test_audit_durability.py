@@ -1,10 +1,10 @@
 """No audit row is lost: with PostgreSQL closed or stuck, generations wait in a durable
 queue (a Redis stream) and are written exactly once when it is back; with Redis down
-too, the row is logged with every field."""
+too, the row is logged with every field. The key tests run with the suite's settings and
+with the audit write-behind (and the in-process tier) at their production defaults."""
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import logging
@@ -21,30 +21,13 @@ from monsters.audit import flusher
 from monsters.audit import record as audit
 from monsters.images import identity, keys
 from monsters.models import Generation
+from tests.audit_rows import AuditDatabase, intents, rows, settle_audit
+from tests.cache_points import point_cache_at
 from tests.ports import free_port
-from tests.test_cache_outage import StuckListener, point_cache_at
+from tests.stuck_listener import StuckListener
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class AuditDatabase:
-    """Moves the audit database to another port for every thread's new connections
-    (they are all made from one settings dict), and back."""
-
-    def __init__(self) -> None:
-        self._shared = connection.settings_dict
-        self._original = copy.deepcopy(dict(self._shared))
-
-    def point_at(self, port: int) -> None:
-        connection.close()
-        # The production connect timeout (libpq's least, 2 s), not the suite's generous one.
-        options = {**self._shared.get("OPTIONS", {}), "connect_timeout": 2}
-        self._shared.update(HOST="127.0.0.1", PORT=str(port), OPTIONS=options)
-
-    def restore(self) -> None:
-        connection.close()
-        self._shared.clear()
-        self._shared.update(self._original)
 
 
 @pytest.fixture
@@ -74,15 +57,13 @@ def flush() -> str:
     return out.getvalue()
 
 
-def rows() -> int:
-    return Generation.objects.count()
-
-
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_closed_database_loses_no_row_and_a_second_flush_adds_none(
     client, renderer_server, database, empty_queue
 ):
     database.point_at(free_port())
     miss_20(client)
+    settle_audit()
     assert audit.queue_length() == 20
     database.restore()
     flush()
@@ -93,6 +74,7 @@ def test_a_closed_database_loses_no_row_and_a_second_flush_adds_none(
     assert audit.queue_length() == 0
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_stuck_database_costs_a_few_connect_timeouts_then_none(
     client, renderer_server, database, empty_queue, settings
 ):
@@ -100,6 +82,7 @@ def test_a_stuck_database_costs_a_few_connect_timeouts_then_none(
     try:
         database.point_at(stuck.port)
         miss_20(client)
+        settle_audit()
         # One connection attempt per failure until the breaker opens, then none but
         # (were the cool-down over already) one probe.
         assert len(stuck.accepted) <= settings.BREAKER_FAILURES + 1
@@ -148,19 +131,16 @@ def test_a_queued_row_keeps_its_format_and_one_queued_before_formats_is_a_png(
     assert formats == {"b" * 64: "svg", "c" * 64: "png"}
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_queued_rows_are_written_by_the_process_itself_once_the_database_is_back(
     client, renderer_server, database, empty_queue
 ):
     database.point_at(free_port())
     miss_20(client)
+    settle_audit()  # queued, not written behind once the database is back
     database.restore()
-    written = threading.Event()
-    for _ in range(100):  # the process's flusher retries every couple of seconds
-        if rows() == 20 and audit.queue_length() == 0:
-            written.set()
-            break
-        written.wait(0.1)
-    assert written.is_set()
+    # The process's flusher retries every couple of seconds.
+    assert eventually(lambda: rows() == 20 and audit.queue_length() == 0)
 
 
 def test_rows_queued_by_a_process_that_is_gone_are_written_once_a_row_goes_through(
@@ -191,13 +171,11 @@ def test_rows_queued_by_a_process_that_is_gone_are_written_once_a_row_goes_throu
             )
         ]
     )
-    written = threading.Event()
-    for _ in range(100):  # the flusher retries every couple of seconds
-        if rows() == 6 and audit.queue_length() == 0:
-            written.set()
-            break
-        written.wait(0.1)
-    assert written.is_set(), (rows(), audit.queue_length())
+    # The flusher retries every couple of seconds.
+    assert eventually(lambda: rows() == 6 and audit.queue_length() == 0), (
+        rows(),
+        audit.queue_length(),
+    )
 
 
 def test_a_flusher_that_died_holding_the_lock_holds_up_flush_audit_only_briefly(
@@ -227,7 +205,9 @@ def test_flush_audit_says_so_when_another_process_is_writing_the_queue(
     assert busy.acquire()
     stop = threading.Event()
 
-    def keep_writing() -> None:  # a live flusher renews its lock batch after batch
+    def keep_writing() -> None:
+        # A live flusher renews its lock batch after batch: 0.3 s is a batch's pace,
+        # well inside the lock's second, and `stop` ends it at once.
         while not stop.wait(0.3):
             busy.reacquire()
 
@@ -242,11 +222,13 @@ def test_flush_audit_says_so_when_another_process_is_writing_the_queue(
         busy.release()
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_flush_audit_says_so_when_the_database_still_refuses(
     client, renderer_server, database, empty_queue
 ):
     database.point_at(free_port())
     client.get(f"/monster/{identity.hash_name('Moby Dock')}")
+    settle_audit()
     with pytest.raises(CommandError, match="still cannot take the rows"):
         call_command("flush_audit", stdout=io.StringIO())
     database.restore()
@@ -287,16 +269,12 @@ def _generation_of(name_hash: str) -> Generation:
     )
 
 
-def _intents() -> int:
-    from django_redis import get_redis_connection
-
-    return int(get_redis_connection("monsters").xlen(audit._key(audit.INTENTS_NAME)))
-
-
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_miss_leaves_its_row_and_no_intent_behind(client, renderer_server, empty_queue):
     assert client.get(f"/monster/{identity.hash_name('Moby Dock')}")["X-Cache"] == "MISS"
+    settle_audit()
     assert rows() == 1
-    assert _intents() == 0
+    assert intents() == 0
 
 
 def test_a_row_whose_process_died_after_caching_its_image_is_written_from_its_intent(
@@ -316,7 +294,7 @@ def test_a_row_whose_process_died_after_caching_its_image_is_written_from_its_in
     stream, fields = audit.intent_of(generation)
     assert cache.add_with_intent(ref.key, b"\x89PNG\r\n\x1a\n!", stream=stream, fields=fields)[0]
     # The process dies here, between its image and its row: nothing calls record().
-    assert rows() == 0 and _intents() == 1
+    assert rows() == 0 and intents() == 1
     assert audit.flush_queue().written == 0  # too young: its process may still write it
     monkeypatch.setattr(audit, "ORPHAN_SECONDS", 0)
     assert audit.orphan_count() == 1
@@ -347,7 +325,7 @@ def test_an_intent_is_stored_only_with_the_image(renderer_server, empty_queue):
         ref.key, b"\x89PNG second", stream=audit.INTENTS_NAME, fields=fields
     )
     assert (stored, intent) == (False, None)
-    assert _intents() == 1
+    assert intents() == 1
     assert cache.get(ref.key) == b"\x89PNG first"  # readable through the cache as ever
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http import HTTPStatus
 
 import pytest
@@ -21,23 +21,14 @@ from monsters.audit import writer as audit_writer
 from monsters.images import identity
 from monsters.models import Generation
 from tests import per_run
+from tests.audit_rows import AuditDatabase, intents, rows
 from tests.gunicorn_server import gunicorn
 from tests.ports import free_port
-from tests.test_audit_durability import AuditDatabase, rows
-from tests.test_audit_durability import _intents as intents
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOURS = 3_600_000  # a delay no test waits out: the rows go only when told, or when full
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def miss(client, name: str) -> None:
@@ -91,6 +82,8 @@ def test_a_full_batch_is_written_without_waiting_for_the_delay(client, writer, m
     monkeypatch.setattr(writer, "size", 5)
     for n in range(4):
         miss(client, f"guest {n}")
+    # What must not happen has no event to wait for: the writer thread, woken by the
+    # first row, gets 0.3 s to write a batch that is not full, and must not.
     time.sleep(0.3)
     assert rows() == 0  # the delay is hours: four rows wait
     miss(client, "guest 4")

@@ -5,54 +5,24 @@ so once per change of state."""
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from http import HTTPStatus
-from typing import Any
 
 import pytest
 import redis
-from django.conf import settings as django_settings
 
 from monsters.images import identity, keys, service
 from monsters.models import Generation
+from tests.cache_points import point_cache_at
 from tests.ports import free_port
+from tests.stuck_listener import StuckListener
+from tests.waiting import cooled_down, eventually
 
 pytestmark = pytest.mark.django_db
 
 MOBY = identity.hash_name("Moby Dock")
 URL = f"/monster/{MOBY}"
-
-
-def point_cache_at(settings, url: str) -> None:
-    monsters_cache: dict[str, Any] = {**django_settings.CACHES["monsters"]}
-    monsters_cache["LOCATION"] = url
-    settings.CACHES = {**django_settings.CACHES, "monsters": monsters_cache}
-
-
-class StuckListener:
-    """A TCP server that accepts connections and never answers: a Redis that hangs."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=64)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        for conn in self.accepted:
-            conn.close()
-        self.sock.close()
 
 
 @pytest.fixture
@@ -82,19 +52,20 @@ class OwnRedis:
             stdout=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_timeout=1)
-        for _ in range(200):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                threading.Event().wait(0.025)
-        raise AssertionError("redis-server did not start")
+        assert eventually(lambda: _answers(client), timeout=10), "redis-server did not start"
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
 
 
 @pytest.fixture
@@ -164,7 +135,8 @@ def test_caching_resumes_by_itself_when_redis_is_back(
     outage = [client.get(URL, {"size": 16 + n})["X-Cache"] for n in range(5)]
     assert set(outage) == {"BYPASS"}
     own_redis.start()  # empty: it kept nothing
-    threading.Event().wait(settings.BREAKER_COOL_DOWN)  # the cool-down, then one probe
+    # The breaker's cool-down, then one probe.
+    assert eventually(lambda: cooled_down(settings.CACHES["monsters"]["LOCATION"]))
     assert client.get(URL)["X-Cache"] == "MISS"
     assert client.get(URL)["X-Cache"] == "HIT"
     assert "is back up" in caplog.text

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 
+import csp.middleware
 import pytest
 from csp.constants import NONE, SELF
 from csp.decorators import csp_exempt, csp_update
 from csp.middleware import CSPMiddleware
+from csp.utils import build_policy
 from django.http import HttpResponse
 
+from monsters.web import content_policy
 from monsters.web.content_policy import ContentSecurityPolicyMiddleware
 
 POLICY = {"DIRECTIVES": {"default-src": [SELF], "object-src": [NONE]}}
@@ -90,6 +93,18 @@ def test_a_nonce_asked_for_after_the_header_is_written_is_refused(rf, settings):
         str(request.csp_nonce)
 
 
-def test_the_shipped_settings_use_it(settings):
-    assert "monsters.web.content_policy.ContentSecurityPolicyMiddleware" in settings.MIDDLEWARE
-    assert "csp.middleware.CSPMiddleware" not in settings.MIDDLEWARE
+def test_the_shipped_stack_builds_a_pages_policy_once_not_per_response(client, monkeypatch):
+    """What the middleware is for, through the shipped MIDDLEWARE: django-csp's own would
+    build the policies again for every page."""
+    client.get("/")  # the first page builds the settings' policies for the process
+    built = []
+
+    def counting_build_policy(*args, **kwargs):
+        built.append(kwargs)
+        return build_policy(*args, **kwargs)
+
+    monkeypatch.setattr(csp.middleware, "build_policy", counting_build_policy)
+    monkeypatch.setattr(content_policy, "build_policy", counting_build_policy)
+    pages = [client.get("/") for _ in range(3)]
+    assert all("Content-Security-Policy" in page for page in pages)
+    assert built == []

@@ -14,7 +14,7 @@ from identidock.wsgi import django_application
 from monsters.guards import clients, rate_limit
 from monsters.images import identity, keys
 from monsters.images.front import FastImages
-from tests.test_fast_images import call
+from tests.wsgi_calls import call
 
 MOBY = identity.hash_name("Moby Dock")
 

@@ -1,12 +1,14 @@
 """The fast image layer in front of Django: the same answers, byte for byte and header
 for header, for hits, 304s, redirects of an old `v` and every bad input, in every
-format; hits and 304s answered without Django, everything else handed on."""
+format; hits and 304s answered without Django, everything else handed on. The hit and
+304 comparisons run with the suite's settings and with the production defaults."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
 
 import pytest
+from django.core.signals import request_started
 
 from identidock.wsgi import django_application
 from monsters.guards import cache
@@ -37,6 +39,7 @@ def current_query(size: int = 80) -> str:
     return f"size={size}&v={keys.current_revision()}"
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_hit_is_answered_without_django_exactly_as_django_answers_it(fast):
     layer, django = fast
     call(django_application, query=current_query())  # the miss: cached now
@@ -48,6 +51,7 @@ def test_a_hit_is_answered_without_django_exactly_as_django_answers_it(fast):
     assert ("X-Cache", "HIT") in headers
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 @pytest.mark.parametrize(
     "query",
     [
@@ -168,6 +172,7 @@ def test_everything_else_is_handed_to_django_unchanged(fast, path, method):
     assert django.calls == calls + 1
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 @pytest.mark.parametrize("extension", [".png", ".svg", ".webp"])
 @pytest.mark.parametrize("query", ["", "size=256", "size=40&v=CURRENT"])
 def test_every_formats_hits_and_304s_match_django_header_for_header(fast, extension, query):
@@ -212,6 +217,7 @@ def test_other_extensions_are_handed_to_django_unchanged(fast, path):
     assert django.calls == calls + 1
 
 
+@pytest.mark.usefixtures("suite_and_production_defaults")
 def test_a_head_hit_is_answered_like_django_with_no_body_but_the_images_length(fast):
     layer, django = fast
     image = call(django_application, query=current_query())[2]
@@ -280,11 +286,23 @@ def test_a_miss_goes_to_the_view_which_does_not_read_the_cache_again(fast, monke
     assert Generation.objects.count() == 1
 
 
-def test_the_shipped_wsgi_application_is_the_fast_layer():
+def test_the_shipped_application_answers_a_hit_without_django(renderer_server):
     from identidock import wsgi
 
-    assert isinstance(wsgi.application.application, FastImages)
-    assert wsgi.application.application.application is django_application
+    reached_django = []
+
+    def note(**kwargs) -> None:
+        reached_django.append(kwargs["environ"]["PATH_INFO"])
+
+    request_started.connect(note)
+    try:
+        miss = call(wsgi.application, query=current_query())
+        hit = call(wsgi.application, query=current_query())
+    finally:
+        request_started.disconnect(note)
+    assert ("X-Cache", "MISS") in miss[1] and ("X-Cache", "HIT") in hit[1]
+    assert hit[2] == miss[2]
+    assert reached_django == [PATH]  # the miss only
 
 
 # --- The in-process tier ----------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import socket
@@ -18,6 +17,7 @@ import pytest
 
 from monsters.models import Generation
 from tests import per_run
+from tests.cache_points import point_cache_at
 from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
@@ -47,12 +47,6 @@ def silent_port() -> Iterator[int]:
             hang_up.cancel()
 
 
-def _monster_cache_at(settings, location: str) -> None:
-    caches = copy.deepcopy(settings.CACHES)
-    caches["monsters"]["LOCATION"] = location
-    settings.CACHES = caches
-
-
 def _components(response) -> dict[str, dict]:
     return response.json()["components"]
 
@@ -70,7 +64,7 @@ def test_healthz_answers_ok_as_plain_text(client):
 def test_healthz_touches_neither_database_nor_cache_nor_renderer(
     client, settings, refusing_renderer, django_assert_num_queries
 ):
-    _monster_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
+    point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
     with django_assert_num_queries(0):
         response = client.get("/healthz")
     assert response.status_code == HTTPStatus.OK
@@ -179,7 +173,7 @@ def test_readyz_gives_up_on_a_hanging_renderer_within_its_own_short_timeout(
 
 
 def test_readyz_is_503_when_redis_refuses_connections(client, settings, renderer_server):
-    _monster_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
+    point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
     response = client.get("/readyz")
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     cache = _components(response)["cache"]
@@ -191,7 +185,7 @@ def test_readyz_is_503_when_redis_refuses_connections(client, settings, renderer
 def test_readyz_gives_up_on_a_silent_redis_within_its_socket_timeout(
     client, settings, renderer_server, silent_port
 ):
-    _monster_cache_at(settings, f"redis://127.0.0.1:{silent_port}/0")
+    point_cache_at(settings, f"redis://127.0.0.1:{silent_port}/0")
     response = client.get("/readyz")
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     # Not the ConnectionError of the silent server hanging up: readyz gave up first.

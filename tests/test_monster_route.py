@@ -1,4 +1,6 @@
-"""GET|HEAD /monster/<hash>?size=N: status codes, headers, cache hit and miss."""
+"""GET|HEAD /monster/<hash>?size=N: status codes, headers, cache hit and miss, with the
+suite's settings and with the production defaults of the in-process tier and the audit
+write-behind."""
 
 from __future__ import annotations
 
@@ -12,7 +14,11 @@ from PIL import Image
 from monsters.images import identity, keys
 from monsters.models import Generation
 
-pytestmark = pytest.mark.django_db
+pytestmark = [
+    pytest.mark.django_db,
+    # Every test here once more with the in-process tier and the write-behind as shipped.
+    pytest.mark.usefixtures("suite_and_production_defaults"),
+]
 
 MOBY = identity.hash_name("Moby Dock")
 URL = f"/monster/{MOBY}"

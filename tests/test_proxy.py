@@ -169,6 +169,8 @@ def test_the_app_sees_a_slowly_sent_body_only_once_it_is_complete(proxy_to):
             b"POST /slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\n\r\nname="
         )
+        # A slow client on purpose: half a body, then a pause. Nothing may reach the app
+        # meanwhile, and that has no event to wait for: 1.5 s is the chance it gets.
         time.sleep(1.5)
         assert proxy_to.received == []  # half a body: the app has not been bothered
         completed = time.monotonic()

@@ -18,6 +18,7 @@ from monsters import metrics
 from monsters.images import identity
 from monsters.models import Generation
 from monsters.web.request_context import route_of
+from tests.wsgi_calls import call
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,6 @@ def test_a_miss_and_a_hit_are_counted_by_route_tier_and_result(client, renderer_
         "written": sample("identidock_audit_rows_total", outcome="written"),
     }
     from identidock.wsgi import application  # the whole stack, request context included
-    from tests.test_fast_images import call
 
     for _ in range(2):
         status, headers, _ = call(application, f"/monster/{MOBY}")
@@ -97,7 +97,6 @@ def test_a_miss_and_a_hit_are_counted_by_route_tier_and_result(client, renderer_
 @pytest.mark.django_db(transaction=True)
 def test_a_request_id_from_the_proxy_is_kept_and_a_missing_one_is_made():
     from identidock.wsgi import application
-    from tests.test_fast_images import call
 
     _, headers, _ = call(application, "/healthz", X_Request_Id="abc-123")
     assert dict(headers)["X-Request-ID"] == "abc-123"

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -32,6 +33,8 @@ from monsters.guards.breaker import all_breakers
 from monsters.images import keys
 from scripts.failover.drill import Load, figures, new_monster_path
 from scripts.failover.topology import Topology
+from tests.cache_points import point_cache_at
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,24 +107,42 @@ def _cache_breaker(topology: Topology, side: str):
 
 
 def test_when_the_primary_is_killed_hits_go_on_and_caching_resumes_within_a_cool_down(
-    sentinel_cache, settings
-):
+    sentinel_cache: Topology, settings: Any
+) -> None:
     topology = sentinel_cache
     warm = [new_monster_path() for _ in range(12)]
     assert {_fetch(path)[1] for path in warm} == {"MISS"}
     topology.client(topology.primary_port).wait(1, 2000)  # the replica has them all
     old_primary = topology.primary_port
 
-    load = Load(_fetch, hit_paths=warm, finish=lambda: connection.close())
+    asked: list[tuple[float, str]] = []  # (when, X-Cache) of every answer so far
+
+    def fetch(path: str) -> tuple[int, str]:
+        started = time.monotonic()
+        status, cache = _fetch(path)
+        asked.append((started, cache))
+        return status, cache
+
+    def answered(cache: str, *, after: float = 0.0) -> bool:
+        return any(cache == seen and started > after for started, seen in list(asked))
+
+    load = Load(fetch, hit_paths=warm, finish=lambda: connection.close())
     load.start()
     try:
-        time.sleep(1.0)  # the steady state first
+        # The steady state first: hits and new monsters both answered.
+        assert eventually(lambda: answered("HIT") and answered("MISS"), timeout=30)
         killed_at = topology.kill(old_primary)
         new_primary, switched_at = topology.wait_for_primary_other_than(
             old_primary, FAILOVER_TIMEOUT_SECONDS
         )
-        # Long enough for a breaker opened at the last moment to probe and close.
-        time.sleep(settings.BREAKER_COOL_DOWN + 2 * SLACK_SECONDS)
+        # The latest a new monster may still go uncached: a breaker on writes opened
+        # at the last moment, its cool-down, then its probe. Load goes on until a new
+        # monster asked for after that is cached again.
+        latest = switched_at + settings.BREAKER_COOL_DOWN + SLACK_SECONDS
+        resumed = eventually(
+            lambda: answered("MISS", after=latest),
+            timeout=latest - time.monotonic() + FAILOVER_TIMEOUT_SECONDS,
+        )
     finally:
         answers = load.stop()
     seen = figures(answers, killed_at=killed_at, switched_at=switched_at)
@@ -139,7 +160,7 @@ def test_when_the_primary_is_killed_hits_go_on_and_caching_resumes_within_a_cool
     # New monsters are not stored while the primary is gone, nor for the rest of the
     # cool-down of the breaker on writes, which opened then: at most one cool-down late.
     bypassed = [answer for answer in answers if answer.cache == "BYPASS"]
-    latest = switched_at + settings.BREAKER_COOL_DOWN + SLACK_SECONDS
+    assert resumed, report
     assert all(answer.ended >= killed_at for answer in bypassed), report
     assert all(answer.started <= latest for answer in bypassed), report
     assert any(answer.started > latest for answer in answers), report  # the load went on
@@ -227,9 +248,7 @@ def resetting_proxy(settings) -> Iterator[ResettingProxy]:
     url = django_settings.CACHES["monsters"]["LOCATION"]
     host, port = url.split("//")[1].split("/")[0].split(":")
     proxy = ResettingProxy((host, int(port)))
-    monsters_cache = dict(django_settings.CACHES["monsters"])
-    monsters_cache["LOCATION"] = url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}")
-    settings.CACHES = {**django_settings.CACHES, "monsters": monsters_cache}
+    point_cache_at(settings, url.replace(f"{host}:{port}", f"127.0.0.1:{proxy.port}"))
     yield proxy
     proxy.close()
 

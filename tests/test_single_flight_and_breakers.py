@@ -4,7 +4,6 @@ it is asked."""
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 
@@ -15,6 +14,7 @@ from django.test import Client
 from monsters.images import identity
 from monsters.models import Generation
 from monsters.web import health
+from tests.waiting import cooled_down, eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,7 +80,7 @@ def test_a_probe_after_the_cool_down_closes_the_breaker(client, bad_renderer, se
     assert "Retry-After" in client.get(f"/monster/{MOBY}")
     bad_renderer.mode = "slow"
     bad_renderer.hang_seconds = 0.01
-    threading.Event().wait(settings.BREAKER_COOL_DOWN)  # then one probe may go through
+    assert eventually(lambda: cooled_down(bad_renderer.url))  # then one probe may go through
     response = client.get(f"/monster/{MOBY}")
     assert response.status_code == HTTPStatus.OK
     assert client.get(f"/monster/{identity.hash_name('after')}").status_code == HTTPStatus.OK

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import socket
-import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -25,6 +24,7 @@ from scripts.stack import __main__ as stack_main
 from scripts.stack.processes import Exit
 from scripts.stack.topology import Stack
 from tests import per_run
+from tests.waiting import eventually
 
 SECRETS = {
     "SECRET_KEY": "stack-test-" + "k" * 40,
@@ -179,10 +179,10 @@ def test_sigterm_stops_each_server_gracefully(stack_run, service):
 
 
 def test_every_check_make_stack_prints_passes(stack_run):
+    # What each check looks at has a test of its own above; here, that none fails.
     checks = {label: passed for label, passed, _ in stack_run.report.checks()}
-    assert checks == dict.fromkeys(
-        ["page", "stylesheet", "monster twice", "/healthz", "/readyz"], True
-    )
+    assert checks, "make stack printed no checks"
+    assert [label for label, passed in checks.items() if not passed] == []
 
 
 def test_scratch_database_is_dropped_afterwards(stack_run):
@@ -272,18 +272,11 @@ def test_kill_ends_a_server_and_everything_it_started_at_once(tmp_path):
         log_dir=tmp_path,
     )
     stdout = tmp_path / "sleeper.stdout.log"
-    for _ in range(100):
-        if stdout.read_text().strip():
-            break
-        time.sleep(0.05)
+    assert eventually(lambda: stdout.read_text().strip(), timeout=5), "no child started"
     child = int(stdout.read_text())
     processes.kill(sleeper)
     assert sleeper.popen.returncode == -signal.SIGKILL
-    for _ in range(100):
-        if not _alive(child):
-            break
-        time.sleep(0.05)
-    assert not _alive(child)
+    assert eventually(lambda: not _alive(child), timeout=5)
 
 
 def test_free_port_is_one_nothing_holds():

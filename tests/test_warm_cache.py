@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import time
 
 import pytest
 from django.core.cache import caches
@@ -23,7 +22,9 @@ from monsters.images.keys import Spec
 from monsters.models import Generation
 from monsters.warming import engine, inputs
 from tests import per_run
+from tests.cache_points import point_cache_at
 from tests.ports import free_port
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -403,13 +404,7 @@ def test_a_local_memory_cache_is_warned_about(settings):
 
 
 def test_an_unreachable_cache_stops_the_command_before_any_work(renderer_server, settings):
-    settings.CACHES = {
-        **settings.CACHES,
-        "monsters": {
-            **settings.CACHES["monsters"],
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-        },
-    }
+    point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
     status, _, err = warm_failing("Moby Dock")
     assert status == 1
     assert "the monster cache (REDIS_URL) is unreachable" in err
@@ -426,9 +421,8 @@ def _backends_on_test_database() -> int:
 def test_worker_threads_close_their_database_connections(renderer_server):
     before = _backends_on_test_database()
     warm(*[f"name {n}" for n in range(20)], concurrency=8)
-    deadline = time.monotonic() + 5
-    while _backends_on_test_database() > before and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # PostgreSQL counts a backend until it has seen the connection close.
+    assert eventually(lambda: _backends_on_test_database() <= before, timeout=5)
     assert _backends_on_test_database() == before
 
 

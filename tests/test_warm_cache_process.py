@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from PIL import Image
 import renderer
 from monsters.images import identity, keys
 from monsters.models import Generation
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,13 +90,6 @@ def _cached_pngs() -> dict[str, bytes]:
     return found
 
 
-def _wait_for(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def _wait_for_line(process: subprocess.Popen, text: str) -> None:
     """Read the process's stderr until a line holds `text`.
 
@@ -142,7 +135,7 @@ def test_ctrl_c_stops_cleanly_with_the_summary_so_far_and_nothing_half_written(
     names = tmp_path / "names.txt"  # 40 names, 2 at a time: about 8 s uninterrupted
     names.write_text("\n".join(NAMES) + "\n")
     process = _start(["--file", str(names), "--concurrency", "2"], _environment(bad_renderer.url))
-    _wait_for(lambda: bad_renderer.hits >= 5)
+    assert eventually(lambda: bad_renderer.hits >= 5, timeout=30)
     asked_before = bad_renderer.hits
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
@@ -174,7 +167,7 @@ def test_a_second_ctrl_c_abandons_the_generations_in_progress(bad_renderer):
     process = _start(
         [*NAMES[:10], "--concurrency", "2"], _environment(bad_renderer.url, read_timeout=120)
     )
-    _wait_for(lambda: bad_renderer.hits >= 2)
+    assert eventually(lambda: bad_renderer.hits >= 2, timeout=30)
     process.send_signal(signal.SIGINT)
     _wait_for_line(process, "Interrupted: finishing")  # the first one was taken in
     process.send_signal(signal.SIGINT)

@@ -23,7 +23,11 @@ class CountingDjango:
 
 def call(app, path: str = "/", query: str = "", method: str = "GET", body: bytes = b"", **extra):
     """(status, headers, body) of one WSGI request to `app`. `extra`: environ keys, or
-    headers by their name (`Cookie=...`, `If_None_Match=...`)."""
+    headers by their name (`Cookie=...`, `If_None_Match=...`).
+
+    The headers come sorted by name: HTTP gives the order of different fields no
+    meaning, so two answers alike are equal whatever order each app wrote them in.
+    Fields of one name keep their order, which can mean something."""
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -50,4 +54,5 @@ def call(app, path: str = "/", query: str = "", method: str = "GET", body: bytes
     finally:
         if close := getattr(chunks, "close", None):
             close()  # as a server does: Django's request_finished handlers run here
-    return answer["status"], answer["headers"], content
+    headers = sorted(answer["headers"], key=lambda field: field[0].lower())
+    return answer["status"], headers, content

@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from monsters.images import identity
+from tests.waiting import eventually
 
 from .pages import submit_name
 
@@ -23,15 +24,17 @@ def _generate_monsters_for(pages, names: list[str]) -> None:
 def _thumbnails(page: Page) -> list[dict]:
     # Thumbnails load lazily and in parallel: wait until the browser is done with each.
     # Polled from here: wait_for_function would eval() in the page, which its CSP forbids.
-    for _ in range(200):
-        thumbnails = page.locator("#result_list img").evaluate_all(
+    thumbnails: list[dict] = []
+
+    def all_loaded() -> bool:
+        thumbnails[:] = page.locator("#result_list img").evaluate_all(
             "imgs => imgs.map(img => ({complete: img.complete, width: img.naturalWidth,"
             " src: img.src}))"
         )
-        if all(thumbnail["complete"] for thumbnail in thumbnails):
-            return thumbnails
-        page.wait_for_timeout(50)
-    raise AssertionError(f"thumbnails still loading: {thumbnails}")
+        return all(thumbnail["complete"] for thumbnail in thumbnails)
+
+    assert eventually(all_loaded, timeout=10), f"thumbnails still loading: {thumbnails}"
+    return thumbnails
 
 
 def test_changelist_shows_thumbnails_that_loaded(pages, admin_user):

@@ -61,14 +61,15 @@ def test_watch_reports_a_request_that_fails(pages):
 
 def test_watch_reports_a_content_security_policy_violation(pages):
     page = pages.open("/")
-    page.evaluate(
-        """() => {
-            const script = document.createElement('script');
-            script.textContent = 'document.title = "injected"';
-            document.body.append(script);
-        }"""
-    )
-    page.wait_for_timeout(200)
+    # Chromium reports the violation on the console: wait for that, not for a while.
+    with page.expect_event("console", lambda message: "Content Security Policy" in message.text):
+        page.evaluate(
+            """() => {
+                const script = document.createElement('script');
+                script.textContent = 'document.title = "injected"';
+                document.body.append(script);
+            }"""
+        )
     problems = _problems_then_clear(pages, page)
     assert page.title() != "injected"  # the policy held
     assert any("Content Security Policy" in p for p in problems)
