@@ -3,6 +3,7 @@ exercised without the web layer."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -129,6 +130,21 @@ def test_evict_deletes_only_what_is_cached_and_keeps_the_audit_rows(renderer_ser
     assert report == service.EvictReport(evicted=1, not_cached=1)
     assert service.cached_specs([Spec(MOBY, 80)]) == set()
     assert Generation.objects.count() == 1
+
+
+def test_a_miss_right_after_an_evict_draws_at_once_not_after_the_last_renders_lock(
+    renderer_server, settings
+):
+    # The render budget (the renderer's timeouts plus a margin) is how long a render's
+    # lock outlives it: long here, so a miss that waited on it could not pass.
+    settings.DNMONSTER_READ_TIMEOUT = 60
+    service.get_picture(moby())
+    service.evict_specs([Spec(MOBY, 80)])
+    started = time.monotonic()
+    picture = service.get_picture(moby())
+    assert picture.cache_status == service.MISS
+    assert time.monotonic() - started < 30
+    assert renderer_server.count == 2
 
 
 def test_renderer_revision_keeps_each_renderers_monsters_apart(renderer_server, settings):

@@ -79,12 +79,15 @@ def cached_specs(entries: Iterable[Spec]) -> set[Spec]:
 
 
 def evict_specs(entries: Iterable[Spec]) -> EvictReport:
-    """Delete the cached images of `entries`. The audit log keeps its rows.
+    """Delete the cached images of `entries`, and the single-flight locks their last
+    renders left (a leader keeps its lock until it expires, for late comers to wait on
+    the cache): the next miss then draws at once instead of waiting out the lock. The
+    audit log keeps its rows.
 
     Raises `cache.CacheUnavailable` when the cache cannot be reached."""
     by_key = keys.keys_of(entries)
     present = list(cache.get_many(list(by_key)))
-    cache.delete_many(present)
+    cache.delete_many(present + [_lock_name(key) for key in present])
     return EvictReport(evicted=len(present), not_cached=len(by_key) - len(present))
 
 
@@ -141,7 +144,7 @@ def _single_flight(address: Address, *, origin: str, force: bool) -> Picture:
     pause = FIRST_POLL_SECONDS
     waited = False
     while True:
-        with single_flight.leadership(_lock_name(address), seconds=_render_budget()) as flight:
+        with single_flight.leadership(_lock_name(address.key), seconds=_render_budget()) as flight:
             if flight.leader or force:
                 logger.debug(
                     "Cache miss: %s size=%d %s", address.name_hash[:12], address.size, address.fmt
@@ -167,8 +170,8 @@ def _single_flight(address: Address, *, origin: str, force: bool) -> Picture:
             return Picture(image=image, address=address, cache_status=BYPASS if bypassed else MISS)
 
 
-def _lock_name(address: Address) -> str:
-    return f"lock:{address.key}"
+def _lock_name(key: str) -> str:
+    return f"lock:{key}"
 
 
 def _render_budget() -> float:
