@@ -244,11 +244,12 @@ def _generate_all(
         workers.stop()
     except KeyboardInterrupt:
         run.summary.interrupted = True
-        _drop_queued(workers, run)
-        run.reporter.interrupted(len(run.in_flight))
         # The generations in hand finish and are counted; a second Ctrl-C abandons them
-        # (see the module docstring for why that leaves nothing half-written).
+        # (see the module docstring for why that leaves nothing half-written). It may
+        # come as soon as the first is reported, so the report is inside the guard too.
         with contextlib.suppress(KeyboardInterrupt):
+            _drop_queued(workers, run)
+            run.reporter.interrupted(len(run.in_flight))
             workers.stop()
     except BaseException:
         _drop_queued(workers, run)
