@@ -74,17 +74,19 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
-# Admin logins: after ADMIN_LOGIN_FAILURE_LIMIT failures for one user name, or from one
-# address, further attempts are refused (429) for ADMIN_LOGIN_COOLOFF_MINUTES, even
-# with the right password; `manage.py axes_reset` (or axes_reset_username /
-# axes_reset_ip) unlocks at once.
+# Admin logins: after ADMIN_LOGIN_FAILURE_LIMIT failures for one user name from one
+# address, that pair is refused (429 with Retry-After) for ADMIN_LOGIN_COOLOFF_MINUTES,
+# even with the right password; `manage.py axes_reset` (or axes_reset_username /
+# axes_reset_ip) unlocks at once. The pair, not the name alone: otherwise anyone who
+# knows a staff user name could lock that person out from anywhere.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = _env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=_env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # axes' syntax for "both together"
+AXES_LOCKOUT_CALLABLE = "monsters.web.lockout.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "monsters.guards.clients.client_address"
 

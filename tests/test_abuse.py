@@ -109,15 +109,30 @@ def log_in(client: FormClient, password: str, **extra: str):
     )
 
 
-def test_repeated_failures_lock_the_account_even_against_the_right_password(staff, settings):
+def test_repeated_failures_lock_the_user_at_that_address_even_with_the_right_password(
+    staff, settings
+):
     client = FormClient()
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert log_in(client, "wrong").status_code == HTTPStatus.OK  # the form again
-    assert log_in(client, "wrong").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    locked = log_in(client, "wrong")
+    assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert int(locked["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
+    assert locked["Content-Type"] == "text/plain; charset=utf-8"
+    assert locked.content.decode().count("\n") == 1
     assert log_in(client, "right-password-1").status_code == HTTPStatus.TOO_MANY_REQUESTS
-    # From another address too: the user name itself is locked.
-    other = FormClient(REMOTE_ADDR="192.0.2.7")
-    assert log_in(other, "right-password-1").status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def test_a_password_storm_from_one_address_does_not_lock_the_user_out_elsewhere(
+    staff, settings
+):
+    attacker = FormClient(REMOTE_ADDR="203.0.113.66")
+    for _ in range(settings.AXES_FAILURE_LIMIT * 3):
+        log_in(attacker, "wrong")
+    assert log_in(attacker, "right-password-1").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    response = log_in(FormClient(REMOTE_ADDR="192.0.2.7"), "right-password-1")
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == "/admin/"
 
 
 def test_an_unlock_lets_the_right_password_in_again(staff, settings):
