@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from monsters.guards import rate_limit
 from monsters.images import identity, keys, service
 from monsters.models import Generation
 from tests.form_client import FormClient
@@ -43,11 +44,20 @@ def test_misses_beyond_the_burst_get_429_with_retry_after_and_ratelimit_headers(
     ] * 2
     refused = answers[-1]
     assert 1 <= int(refused["Retry-After"]) <= 60  # a token a minute
-    assert refused["RateLimit-Policy"] == '"misses";q=5;w=60'
+    # The quota a minute, and the burst the bucket allows at once.
+    assert refused["RateLimit-Policy"] == '"misses";q=1;w=60;burst=5'
     assert refused["RateLimit"].startswith('"misses";r=0;t=')
     assert refused["Cache-Control"] == "no-store"
     assert renderer_server.count == 5
     assert Generation.objects.count() == 5
+
+
+def test_the_policy_header_states_the_rate_and_the_burst_of_the_defaults():
+    limit = rate_limit.Limit("misses", per_minute=120, burst=30)
+    decision = rate_limit.Decision(allowed=True, limit=limit, remaining=29, retry_after=0.0)
+    headers = dict(decision.headers())
+    assert headers["RateLimit-Policy"] == '"misses";q=120;w=60;burst=30'
+    assert headers["RateLimit"] == '"misses";r=29;t=0'
 
 
 def test_hits_and_304s_are_never_limited(client, renderer_server, settings):
