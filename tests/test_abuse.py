@@ -14,7 +14,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from monsters.guards import rate_limit
+from monsters.guards import clients, rate_limit
 from monsters.images import identity, keys, service
 from monsters.models import Generation
 from tests.form_client import FormClient
@@ -133,9 +133,7 @@ def test_repeated_failures_lock_the_user_at_that_address_even_with_the_right_pas
     assert log_in(client, "right-password-1").status_code == HTTPStatus.TOO_MANY_REQUESTS
 
 
-def test_a_password_storm_from_one_address_does_not_lock_the_user_out_elsewhere(
-    staff, settings
-):
+def test_a_password_storm_from_one_address_does_not_lock_the_user_out_elsewhere(staff, settings):
     attacker = FormClient(REMOTE_ADDR="203.0.113.66")
     for _ in range(settings.AXES_FAILURE_LIMIT * 3):
         log_in(attacker, "wrong")
@@ -293,3 +291,46 @@ def test_a_refused_render_is_neither_cached_nor_audited(client, renderer_server,
     name_hash = identity.hash_name("guest 2")
     assert not service.cached_specs([keys.Spec(name_hash, 80)])
     assert not Generation.objects.filter(name_hash=name_hash).exists()
+
+
+# --- Client addresses ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["127.0.0.1", "::ffff:127.0.0.1", "::ffff:7f00:1"],
+        ["::1", "0::1", "0:0:0:0:0:0:0:1", "::2"],
+        ["2001:db8:1:2::9", "2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:0db8:0001:0002::"],
+    ],
+    ids=["IPv4 and IPv4-mapped", "IPv6 loopback", "one IPv6 /64"],
+)
+def test_every_spelling_of_a_client_is_one_key(spellings):
+    assert len({clients.normalised(spelling) for spelling in spellings}) == 1
+
+
+def test_an_ipv6_client_is_known_by_its_64_and_neighbouring_64s_apart():
+    assert clients.normalised("2001:db8:1:2::9") == "2001:db8:1:2::"
+    assert clients.normalised("2001:db8:1:3::9") == "2001:db8:1:3::"
+
+
+def test_a_client_cannot_get_a_fresh_bucket_by_respelling_its_address(
+    client, renderer_server, settings
+):
+    settings.RATE_LIMIT_MISS_BURST = 2
+    settings.RATE_LIMIT_MISSES_PER_MINUTE = 1
+    settings.FORWARDED_ALLOW_IPS = ["127.0.0.1"]
+    spellings = ["::1", "0::1", "0:0::1", "::ffff:127.0.0.2", "127.0.0.2", "::ffff:7f00:2"]
+    statuses = [
+        client.get(monster(f"s{n}"), HTTP_X_FORWARDED_FOR=spelling).status_code
+        for n, spelling in enumerate(spellings)
+    ]
+    assert statuses == [HTTPStatus.OK] * 2 + [HTTPStatus.TOO_MANY_REQUESTS] + [
+        HTTPStatus.OK
+    ] * 2 + [HTTPStatus.TOO_MANY_REQUESTS]
+
+
+def test_a_trusted_proxy_is_recognised_in_its_ipv4_mapped_spelling(settings):
+    settings.FORWARDED_ALLOW_IPS = ["127.0.0.1"]
+    meta = {"REMOTE_ADDR": "::ffff:127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
+    assert clients.address_from(meta) == "203.0.113.5"
