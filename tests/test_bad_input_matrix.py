@@ -47,6 +47,11 @@ NAMES = {
     "invalid UTF-8": b"name=%FF%FE",
     "RTL override alone": b"name=%E2%80%AE",
     "zero-width space alone": b"name=%E2%80%8B",
+    "Hangul filler alone": b"name=%E3%85%A4",
+    "braille blank alone": b"name=%E2%A0%80",
+    "combining mark alone": b"name=%CC%81",
+    "line separator inside": b"name=Moby%E2%80%A8Dock",
+    "paragraph separator inside": b"name=Moby%E2%80%A9Dock",
     "1 MB": b"name=" + b"m" * (1024 * 1024),
 }
 
