@@ -226,10 +226,17 @@ def test_images_and_probes_answer_405_with_allow_before_any_csrf_check(path, met
     assert response["Allow"] == "GET, HEAD"
 
 
-def test_the_page_allows_get_head_and_post_only():
-    response = FormClient().put("/")
+@pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
+def test_the_page_allows_get_head_and_post_only_before_any_csrf_check(method):
+    response = getattr(FormClient(enforce_csrf_checks=True), method)("/")
     assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
-    assert set(response["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    assert response["Allow"] == "GET, HEAD, POST"
+    assert response.content.decode().count("\n") == 1
+
+
+def test_a_post_to_the_page_without_a_token_is_still_a_csrf_refusal():
+    response = FormClient(enforce_csrf_checks=True).post("/", {"name": "Moby"})
+    assert response.status_code == HTTPStatus.FORBIDDEN
 
 
 def test_pages_carry_a_strict_content_security_policy(client):

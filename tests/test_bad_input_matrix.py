@@ -15,6 +15,7 @@ from django_redis.cache import RedisCache
 
 from monsters.images import identity
 from monsters.models import Generation
+from tests.form_client import FormClient
 from tests.gunicorn_server import gunicorn
 
 pytestmark = pytest.mark.django_db
@@ -169,6 +170,16 @@ def test_bad_methods(client, renderer_server, method, path):
     response = getattr(client, method)(path)
     assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
     assert response["Allow"] == "GET, HEAD"
+    assert one_line_reason(response).count("\n") == 1
+    assert nothing_cached_or_audited()
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
+def test_bad_methods_on_the_home_page(renderer_server, method):
+    client = FormClient(enforce_csrf_checks=True)  # the 405 comes before any CSRF check
+    response = getattr(client, method)("/")
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["Allow"] == "GET, HEAD, POST"
     assert one_line_reason(response).count("\n") == 1
     assert nothing_cached_or_audited()
 
