@@ -329,6 +329,10 @@ LOGGING = {
             "()": "django.utils.log.CallbackFilter",
             "callback": "ext://monsters.web.log_filters.not_an_expected_outage",
         },
+        "refused_hosts": {
+            "()": "monsters.web.log_filters.RefusedHosts",
+            "interval": _env_float("REFUSED_HOST_LOG_SECONDS", 60.0, unit="seconds"),
+        },
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
@@ -348,6 +352,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "django.request": {"filters": ["not_an_expected_outage"]},
+        # A Host outside ALLOWED_HOSTS: one short line a minute, not a traceback each.
+        "django.security.DisallowedHost": {"filters": ["refused_hosts"]},
         # Its "Retrying ..." line per connection retry to a dead renderer repeats what
         # the renderer's breaker says once.
         "urllib3.connectionpool": {"level": "ERROR"},
