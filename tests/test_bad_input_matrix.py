@@ -223,3 +223,19 @@ def test_oversized_headers_are_refused_by_the_server(gunicorn_url, head):
     status_line = raw_request(gunicorn_url, head).split(b"\r\n", 1)[0]
     status = int(status_line.split()[1])
     assert HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"SCRIPT_NAME: /x", b"SCRIPT_NAME: /healthz", b"PATH_INFO: /admin/", b"REMOTE_USER: admin"],
+)
+def test_headers_that_would_set_the_wsgi_environ_are_ignored(gunicorn_url, header):
+    """gunicorn maps a SCRIPT_NAME or PATH_INFO header from a trusted peer (loopback is one)
+    into the environ; a path outside the prefix was a 500, one inside moved the app."""
+    answer = raw_request(
+        gunicorn_url,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        + header
+        + b"\r\n\r\n",
+    )
+    assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 200 OK"
