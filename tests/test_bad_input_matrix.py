@@ -239,3 +239,14 @@ def test_headers_that_would_set_the_wsgi_environ_are_ignored(gunicorn_url, heade
         + b"\r\n\r\n",
     )
     assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 200 OK"
+
+
+def test_scheme_headers_that_contradict_the_proxys_do_not_make_gunicorn_refuse(gunicorn_url):
+    """gunicorn believes only X-Forwarded-Proto: X-Forwarded-Ssl: on beside
+    X-Forwarded-Proto: http was its 400 for a request the client could not get through."""
+    answer = raw_request(
+        gunicorn_url,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"X-Forwarded-Proto: http\r\nX-Forwarded-Ssl: on\r\nX-Forwarded-Protocol: ssl\r\n\r\n",
+    )
+    assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 200 OK"

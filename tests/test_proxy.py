@@ -129,6 +129,26 @@ def test_client_address_and_scheme_replace_whatever_the_client_claimed(proxy_to)
     assert request.headers["X-Forwarded-Proto"] == "http"
 
 
+CLIENT_FORWARDING_CLAIMS = {
+    "X-Forwarded-Ssl": "on",
+    "X-Forwarded-Protocol": "ssl",
+    "X-Forwarded-Scheme": "https",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Port": "8443",
+    "X-Forwarded-Prefix": "/evil",
+    "Forwarded": "for=203.0.113.9;proto=https;host=evil.example",
+    "X-Url-Scheme": "https",
+}
+
+
+def test_forwarding_headers_the_proxy_does_not_set_are_cleared(proxy_to):
+    _get(proxy_to.url + "/claims", **CLIENT_FORWARDING_CLAIMS)
+    (request,) = proxy_to.received
+    received = {name.lower() for name in request.headers}
+    assert received.isdisjoint(name.lower() for name in CLIENT_FORWARDING_CLAIMS)
+    assert request.headers["X-Forwarded-Proto"] == "http"
+
+
 def test_host_reaches_the_app_with_its_port(proxy_to):
     _get(proxy_to.url + "/host")
     (request,) = proxy_to.received
