@@ -314,6 +314,9 @@ if BEHIND_TLS_PROXY:
     SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A failed CSRF check is a one-line text 403 like every other error (Django's own is an
+# HTML page with inline style, which our Content-Security-Policy blocks).
+CSRF_FAILURE_VIEW = "monsters.web.errors.csrf_failure"
 
 # Log lines carry the request's id (the proxy's X-Request-ID, or one of our own), as
 # gunicorn's access log does. LOG_FORMAT=json writes one JSON object a line.

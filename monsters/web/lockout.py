@@ -26,6 +26,7 @@ def locked_out(
     response = plain_text(
         "Too many failed logins for this user from this address; try again later.",
         HTTPStatus.TOO_MANY_REQUESTS,
+        request,
     )
     cool_off = get_cool_off(request)
     if cool_off is not None:

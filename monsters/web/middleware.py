@@ -19,7 +19,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from monsters.images import answer, identity
+from monsters.images import answer, headers, identity
 
 FORM = "application/x-www-form-urlencoded"
 _IMAGE_ROUTES = (answer.PUBLIC.path, answer.STAFF.path)
@@ -28,9 +28,15 @@ READ_ONLY_METHODS = ("GET", "HEAD")
 FORM_METHODS = ("GET", "HEAD", "POST")  # the home page's
 
 
-def plain_text(reason: str, status: int) -> HttpResponse:
-    """A one-line reason, never a page or a traceback."""
-    return HttpResponse(f"{reason}\n", content_type="text/plain; charset=utf-8", status=status)
+def plain_text(reason: str, status: int, request: HttpRequest) -> HttpResponse:
+    """A one-line reason, never a page or a traceback, with the security headers every
+    answer carries: worked out by Django's own middlewares (`headers.django_headers`),
+    since an error may be answered before or without them (a refusal here comes before
+    XFrameOptionsMiddleware, a bad Host's 400 before most of the stack)."""
+    response = HttpResponse(f"{reason}\n", content_type="text/plain; charset=utf-8", status=status)
+    for name, value in headers.django_headers(request.is_secure()):
+        response[name] = value
+    return response
 
 
 class RequestShapeMiddleware:
@@ -50,6 +56,7 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
         response = plain_text(
             f"{request.method} is not allowed here; use {' or '.join(allowed)}.",
             HTTPStatus.METHOD_NOT_ALLOWED,
+            request,
         )
         response["Allow"] = ", ".join(allowed)
         return response
@@ -61,11 +68,14 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
         return plain_text(
             f"Send the form as {FORM}, not {request.content_type or 'an unnamed type'}.",
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            request,
         )
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if length.isdigit() and int(length) > limit:
         return plain_text(
-            f"The request body is larger than {limit} bytes.", HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+            f"The request body is larger than {limit} bytes.",
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            request,
         )
     return None
 
