@@ -234,9 +234,7 @@ def test_headers_that_would_set_the_wsgi_environ_are_ignored(gunicorn_url, heade
     into the environ; a path outside the prefix was a 500, one inside moved the app."""
     answer = raw_request(
         gunicorn_url,
-        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        + header
-        + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + header + b"\r\n\r\n",
     )
     assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 200 OK"
 
