@@ -282,7 +282,6 @@ def test_a_miss_goes_to_the_view_which_does_not_read_the_cache_again(fast, monke
 
 def test_the_shipped_wsgi_application_is_the_fast_layer():
     from identidock import wsgi
-
     from monsters.web.head import NoBodyOnHead
 
     assert isinstance(wsgi.application.application, FastImages)
