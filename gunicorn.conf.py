@@ -71,6 +71,16 @@ max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0, minimum=0)
 max_requests_jitter = _env_int("GUNICORN_MAX_REQUESTS_JITTER", max_requests // 10, minimum=0)
 # Proxies whose X-Forwarded-* headers are believed (comma-separated IPs or networks).
 forwarded_allow_ips = _env_str("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# From those proxies gunicorn would also take SCRIPT_NAME and PATH_INFO headers into the
+# WSGI environ (its default forwarder_headers). Identidock is never served under a
+# prefix and no proxy of ours sends them, so they only let a local client break its own
+# request (a SCRIPT_NAME the path does not start with was a 500) or move the app:
+# headers with underscores are then dropped like any other (header_map "drop").
+forwarder_headers = ""
+# And the scheme from X-Forwarded-Proto alone (the header our proxy sets), not also from
+# X-Forwarded-Ssl and X-Forwarded-Protocol (gunicorn's default): with three, a client
+# could send one that contradicts the proxy's and have gunicorn refuse its request.
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 
 # One line per request on stdout, the only request log when nothing sits in front (as
 # in compose). Formatting and writing it is a sizeable share of a cache hit's CPU: turn

@@ -74,17 +74,19 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
-# Admin logins: after ADMIN_LOGIN_FAILURE_LIMIT failures for one user name, or from one
-# address, further attempts are refused (429) for ADMIN_LOGIN_COOLOFF_MINUTES, even
-# with the right password; `manage.py axes_reset` (or axes_reset_username /
-# axes_reset_ip) unlocks at once.
+# Admin logins: after ADMIN_LOGIN_FAILURE_LIMIT failures for one user name from one
+# address, that pair is refused (429 with Retry-After) for ADMIN_LOGIN_COOLOFF_MINUTES,
+# even with the right password; `manage.py axes_reset` (or axes_reset_username /
+# axes_reset_ip) unlocks at once. The pair, not the name alone: otherwise anyone who
+# knows a staff user name could lock that person out from anywhere.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = _env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=_env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # axes' syntax for "both together"
+AXES_LOCKOUT_CALLABLE = "monsters.web.lockout.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "monsters.guards.clients.client_address"
 
@@ -312,6 +314,9 @@ if BEHIND_TLS_PROXY:
     SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# A failed CSRF check is a one-line text 403 like every other error (Django's own is an
+# HTML page with inline style, which our Content-Security-Policy blocks).
+CSRF_FAILURE_VIEW = "monsters.web.errors.csrf_failure"
 
 # Log lines carry the request's id (the proxy's X-Request-ID, or one of our own), as
 # gunicorn's access log does. LOG_FORMAT=json writes one JSON object a line.
@@ -326,6 +331,10 @@ LOGGING = {
         "not_an_expected_outage": {
             "()": "django.utils.log.CallbackFilter",
             "callback": "ext://monsters.web.log_filters.not_an_expected_outage",
+        },
+        "refused_hosts": {
+            "()": "monsters.web.log_filters.RefusedHosts",
+            "interval": _env_float("REFUSED_HOST_LOG_SECONDS", 60.0, unit="seconds"),
         },
     },
     "formatters": {
@@ -346,6 +355,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "django.request": {"filters": ["not_an_expected_outage"]},
+        # A Host outside ALLOWED_HOSTS: one short line a minute, not a traceback each.
+        "django.security.DisallowedHost": {"filters": ["refused_hosts"]},
         # Its "Retrying ..." line per connection retry to a dead renderer repeats what
         # the renderer's breaker says once.
         "urllib3.connectionpool": {"level": "ERROR"},

@@ -9,3 +9,4 @@ urlpatterns = [
 handler400 = "monsters.web.errors.bad_request"
 handler403 = "monsters.web.errors.permission_denied"
 handler404 = "monsters.web.errors.not_found"
+handler500 = "monsters.web.errors.server_error"

@@ -3,6 +3,7 @@
 Outermost, every request gets an id and is counted (RequestContext). Then a thin layer
 answers image hits and revalidations in front of Django (FastImages), by the same
 function the image views call, and hands every other request to Django unchanged.
+Django's answers to HEAD lose their body on the way out (NoBodyOnHead).
 """
 
 import os
@@ -15,6 +16,7 @@ django_application = get_wsgi_application()
 
 # These need the settings loaded.
 from monsters.images.front import FastImages  # noqa: E402
+from monsters.web.head import NoBodyOnHead  # noqa: E402
 from monsters.web.request_context import RequestContext  # noqa: E402
 
-application = RequestContext(FastImages(django_application))
+application = RequestContext(FastImages(NoBodyOnHead(django_application)))

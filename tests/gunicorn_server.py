@@ -22,19 +22,21 @@ def gunicorn(
     workers: int = 1,
     ready: Callable[[str], bool] | None = None,
     start_seconds: float = 60.0,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """`identidock.wsgi` under gunicorn with nothing of the caller's environment but
     `environment`: yields its address (`127.0.0.1:<port>`) once it accepts connections
     and `ready(address)`, if given, says so; at the end SIGTERM, gunicorn's graceful
-    stop, and a wait for it."""
+    stop, and a wait for it. `log`: a file for its stdout and stderr (else discarded)."""
     port = free_port()
+    output = log.open("ab") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
         + ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "identidock.wsgi"],
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", **environment},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
     address = f"127.0.0.1:{port}"
     try:
@@ -50,6 +52,8 @@ def gunicorn(
     finally:
         process.terminate()
         process.wait(timeout=60)
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
 
 
 def _accepts(port: int) -> bool:

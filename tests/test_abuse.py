@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
+from monsters.guards import clients, rate_limit
 from monsters.images import identity, keys, service
 from monsters.models import Generation
 from tests.cache_points import point_cache_at
@@ -43,11 +44,20 @@ def test_misses_beyond_the_burst_get_429_with_retry_after_and_ratelimit_headers(
     ] * 2
     refused = answers[-1]
     assert 1 <= int(refused["Retry-After"]) <= 60  # a token a minute
-    assert refused["RateLimit-Policy"] == '"misses";q=5;w=60'
+    # The quota a minute, and the burst the bucket allows at once.
+    assert refused["RateLimit-Policy"] == '"misses";q=1;w=60;burst=5'
     assert refused["RateLimit"].startswith('"misses";r=0;t=')
     assert refused["Cache-Control"] == "no-store"
     assert renderer_server.count == 5
     assert Generation.objects.count() == 5
+
+
+def test_the_policy_header_states_the_rate_and_the_burst_of_the_defaults():
+    limit = rate_limit.Limit("misses", per_minute=120, burst=30)
+    decision = rate_limit.Decision(allowed=True, limit=limit, remaining=29, retry_after=0.0)
+    headers = dict(decision.headers())
+    assert headers["RateLimit-Policy"] == '"misses";q=120;w=60;burst=30'
+    assert headers["RateLimit"] == '"misses";r=29;t=0'
 
 
 def test_hits_and_304s_are_never_limited(client, renderer_server, settings):
@@ -109,15 +119,28 @@ def log_in(client: FormClient, password: str, **extra: str):
     )
 
 
-def test_repeated_failures_lock_the_account_even_against_the_right_password(staff, settings):
+def test_repeated_failures_lock_the_user_at_that_address_even_with_the_right_password(
+    staff, settings
+):
     client = FormClient()
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert log_in(client, "wrong").status_code == HTTPStatus.OK  # the form again
-    assert log_in(client, "wrong").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    locked = log_in(client, "wrong")
+    assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert int(locked["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
+    assert locked["Content-Type"] == "text/plain; charset=utf-8"
+    assert locked.content.decode().count("\n") == 1
     assert log_in(client, "right-password-1").status_code == HTTPStatus.TOO_MANY_REQUESTS
-    # From another address too: the user name itself is locked.
-    other = FormClient(REMOTE_ADDR="192.0.2.7")
-    assert log_in(other, "right-password-1").status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+
+def test_a_password_storm_from_one_address_does_not_lock_the_user_out_elsewhere(staff, settings):
+    attacker = FormClient(REMOTE_ADDR="203.0.113.66")
+    for _ in range(settings.AXES_FAILURE_LIMIT * 3):
+        log_in(attacker, "wrong")
+    assert log_in(attacker, "right-password-1").status_code == HTTPStatus.TOO_MANY_REQUESTS
+    response = log_in(FormClient(REMOTE_ADDR="192.0.2.7"), "right-password-1")
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == "/admin/"
 
 
 def test_an_unlock_lets_the_right_password_in_again(staff, settings):
@@ -203,10 +226,17 @@ def test_images_and_probes_answer_405_with_allow_before_any_csrf_check(path, met
     assert response["Allow"] == "GET, HEAD"
 
 
-def test_the_page_allows_get_head_and_post_only():
-    response = FormClient().put("/")
+@pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
+def test_the_page_allows_get_head_and_post_only_before_any_csrf_check(method):
+    response = getattr(FormClient(enforce_csrf_checks=True), method)("/")
     assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
-    assert set(response["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    assert response["Allow"] == "GET, HEAD, POST"
+    assert response.content.decode().count("\n") == 1
+
+
+def test_a_post_to_the_page_without_a_token_is_still_a_csrf_refusal():
+    response = FormClient(enforce_csrf_checks=True).post("/", {"name": "Moby"})
+    assert response.status_code == HTTPStatus.FORBIDDEN
 
 
 def test_pages_carry_a_strict_content_security_policy(client):
@@ -268,3 +298,46 @@ def test_a_refused_render_is_neither_cached_nor_audited(client, renderer_server,
     name_hash = identity.hash_name("guest 2")
     assert not service.cached_specs([keys.Spec(name_hash, 80)])
     assert not Generation.objects.filter(name_hash=name_hash).exists()
+
+
+# --- Client addresses ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["127.0.0.1", "::ffff:127.0.0.1", "::ffff:7f00:1"],
+        ["::1", "0::1", "0:0:0:0:0:0:0:1", "::2"],
+        ["2001:db8:1:2::9", "2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:0db8:0001:0002::"],
+    ],
+    ids=["IPv4 and IPv4-mapped", "IPv6 loopback", "one IPv6 /64"],
+)
+def test_every_spelling_of_a_client_is_one_key(spellings):
+    assert len({clients.normalised(spelling) for spelling in spellings}) == 1
+
+
+def test_an_ipv6_client_is_known_by_its_64_and_neighbouring_64s_apart():
+    assert clients.normalised("2001:db8:1:2::9") == "2001:db8:1:2::"
+    assert clients.normalised("2001:db8:1:3::9") == "2001:db8:1:3::"
+
+
+def test_a_client_cannot_get_a_fresh_bucket_by_respelling_its_address(
+    client, renderer_server, settings
+):
+    settings.RATE_LIMIT_MISS_BURST = 2
+    settings.RATE_LIMIT_MISSES_PER_MINUTE = 1
+    settings.FORWARDED_ALLOW_IPS = ["127.0.0.1"]
+    spellings = ["::1", "0::1", "0:0::1", "::ffff:127.0.0.2", "127.0.0.2", "::ffff:7f00:2"]
+    statuses = [
+        client.get(monster(f"s{n}"), HTTP_X_FORWARDED_FOR=spelling).status_code
+        for n, spelling in enumerate(spellings)
+    ]
+    assert statuses == [HTTPStatus.OK] * 2 + [HTTPStatus.TOO_MANY_REQUESTS] + [
+        HTTPStatus.OK
+    ] * 2 + [HTTPStatus.TOO_MANY_REQUESTS]
+
+
+def test_a_trusted_proxy_is_recognised_in_its_ipv4_mapped_spelling(settings):
+    settings.FORWARDED_ALLOW_IPS = ["127.0.0.1"]
+    meta = {"REMOTE_ADDR": "::ffff:127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
+    assert clients.address_from(meta) == "203.0.113.5"

@@ -15,6 +15,7 @@ from django_redis.cache import RedisCache
 
 from monsters.images import identity
 from monsters.models import Generation
+from tests.form_client import FormClient
 from tests.gunicorn_server import gunicorn
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,11 @@ NAMES = {
     "invalid UTF-8": b"name=%FF%FE",
     "RTL override alone": b"name=%E2%80%AE",
     "zero-width space alone": b"name=%E2%80%8B",
+    "Hangul filler alone": b"name=%E3%85%A4",
+    "braille blank alone": b"name=%E2%A0%80",
+    "combining mark alone": b"name=%CC%81",
+    "line separator inside": b"name=Moby%E2%80%A8Dock",
+    "paragraph separator inside": b"name=Moby%E2%80%A9Dock",
     "1 MB": b"name=" + b"m" * (1024 * 1024),
 }
 
@@ -168,6 +174,16 @@ def test_bad_methods(client, renderer_server, method, path):
     assert nothing_cached_or_audited()
 
 
+@pytest.mark.parametrize("method", ["put", "patch", "delete", "options"])
+def test_bad_methods_on_the_home_page(renderer_server, method):
+    client = FormClient(enforce_csrf_checks=True)  # the 405 comes before any CSRF check
+    response = getattr(client, method)("/")
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED
+    assert response["Allow"] == "GET, HEAD, POST"
+    assert one_line_reason(response).count("\n") == 1
+    assert nothing_cached_or_audited()
+
+
 # --- What only the HTTP server sees: oversized headers, under the shipped config ---------
 
 
@@ -207,3 +223,28 @@ def test_oversized_headers_are_refused_by_the_server(gunicorn_url, head):
     status_line = raw_request(gunicorn_url, head).split(b"\r\n", 1)[0]
     status = int(status_line.split()[1])
     assert HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+@pytest.mark.parametrize(
+    "header",
+    [b"SCRIPT_NAME: /x", b"SCRIPT_NAME: /healthz", b"PATH_INFO: /admin/", b"REMOTE_USER: admin"],
+)
+def test_headers_that_would_set_the_wsgi_environ_are_ignored(gunicorn_url, header):
+    """gunicorn maps a SCRIPT_NAME or PATH_INFO header from a trusted peer (loopback is one)
+    into the environ; a path outside the prefix was a 500, one inside moved the app."""
+    answer = raw_request(
+        gunicorn_url,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + header + b"\r\n\r\n",
+    )
+    assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 200 OK"
+
+
+def test_scheme_headers_that_contradict_the_proxys_do_not_make_gunicorn_refuse(gunicorn_url):
+    """gunicorn believes only X-Forwarded-Proto: X-Forwarded-Ssl: on beside
+    X-Forwarded-Proto: http was its 400 for a request the client could not get through."""
+    answer = raw_request(
+        gunicorn_url,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        b"X-Forwarded-Proto: http\r\nX-Forwarded-Ssl: on\r\nX-Forwarded-Protocol: ssl\r\n\r\n",
+    )
+    assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 200 OK"

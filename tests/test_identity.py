@@ -55,3 +55,33 @@ def test_unacceptable_names_say_why(name, problem):
 @pytest.mark.parametrize("name", ["x" * 200, "Joe Bloggs", "김철수", "Zoë 👩‍🚀"])
 def test_acceptable_names_have_no_problem(name):
     assert identity.name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u3164",  # Hangul filler
+        "\u115f\u1160",  # Hangul choseong and jungseong fillers
+        "\uffa0",  # halfwidth Hangul filler
+        "\u2800",  # braille pattern blank
+        "\u2800\u3164\u200b",
+        "\u0301",  # a combining acute accent with no letter to sit on
+        "\u20dd",  # a combining enclosing circle (Me) alone
+        "\ufe0f\u0301",
+    ],
+)
+def test_names_that_draw_nothing_are_refused(name):
+    assert identity.name_problem(name) == "A name needs at least one visible character."
+
+
+@pytest.mark.parametrize("name", ["Moby\u2028Dock", "Moby\u2029Dock", "a\u2028"])
+def test_line_and_paragraph_separators_are_refused_anywhere(name):
+    assert "one line" in identity.name_problem(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["e\u0301", "\u3164x", "\u2800\u2801", "\u1100\u1161", "\u20ac", "\ufe0f\u2764", "x\u3164"],
+)
+def test_a_blank_or_mark_beside_something_visible_is_kept(name):
+    assert identity.name_problem(name) is None

@@ -759,3 +759,20 @@ def test_the_salt_is_a_secret_with_no_public_default(rendered):
         ]
         assert "IDENTIDOCK_SALT" not in _data(resources, "ConfigMap", config)
         assert _web_environment(resources)["IDENTIDOCK_SALT"] != "UNIQUE_SALT"
+
+
+SCRAPER = {"identidock.io/metrics-scraper": "true"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_labelled_scraper_reaches_the_metrics_port(rendered, overlay):
+    policy = _one(rendered[overlay], "NetworkPolicy", "identidock")
+    rules = policy["spec"]["ingress"]
+    for_metrics = [r for r in rules if {"port": "metrics"} in r.get("ports", [])]
+    assert len(for_metrics) == 1
+    (rule,) = for_metrics
+    # One peer with both selectors: a scraper pod in a scraper namespace, not either.
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": SCRAPER}, "podSelector": {"matchLabels": SCRAPER}}
+    ]
+    assert all(rule.get("from") for rule in rules), "no rule may admit every pod"

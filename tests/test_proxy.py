@@ -129,6 +129,26 @@ def test_client_address_and_scheme_replace_whatever_the_client_claimed(proxy_to)
     assert request.headers["X-Forwarded-Proto"] == "http"
 
 
+CLIENT_FORWARDING_CLAIMS = {
+    "X-Forwarded-Ssl": "on",
+    "X-Forwarded-Protocol": "ssl",
+    "X-Forwarded-Scheme": "https",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Port": "8443",
+    "X-Forwarded-Prefix": "/evil",
+    "Forwarded": "for=203.0.113.9;proto=https;host=evil.example",
+    "X-Url-Scheme": "https",
+}
+
+
+def test_forwarding_headers_the_proxy_does_not_set_are_cleared(proxy_to):
+    _get(proxy_to.url + "/claims", **CLIENT_FORWARDING_CLAIMS)
+    (request,) = proxy_to.received
+    received = {name.lower() for name in request.headers}
+    assert received.isdisjoint(name.lower() for name in CLIENT_FORWARDING_CLAIMS)
+    assert request.headers["X-Forwarded-Proto"] == "http"
+
+
 def test_host_reaches_the_app_with_its_port(proxy_to):
     _get(proxy_to.url + "/host")
     (request,) = proxy_to.received
@@ -206,3 +226,99 @@ def test_a_client_that_connects_and_says_nothing_is_cut_off_after_5_s(proxy_to):
         assert sock.recv(4096) == b""  # closed by the proxy, without a word
         waited = time.monotonic() - started
     assert HEADER_TIMEOUT_SECONDS - 0.5 <= waited <= HEADER_TIMEOUT_SECONDS + 2
+
+
+# --- nginx's own errors ----------------------------------------------------------------
+
+
+def _raw(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    fields = dict(line.split(": ", 1) for line in lines)
+    return int(status_line.split()[1]), fields, body
+
+
+def _assert_short_text_with_security_headers(fields: dict[str, str], body: bytes) -> None:
+    from monsters.images.headers import django_headers
+
+    assert fields["Content-Type"] == "text/plain; charset=utf-8"
+    assert body.count(b"\n") == 1 and b"<" not in body
+    assert fields["Cache-Control"] == "no-store"
+    assert re.fullmatch(r"[0-9a-f]{32}", fields["X-Request-ID"])
+    for name, value in django_headers(secure=False):  # the app's own, worked out by Django
+        assert fields.get(name) == value, name
+
+
+NGINX_ERRORS = {
+    "no Host": (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", HTTPStatus.BAD_REQUEST),
+    "invalid Host": (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", HTTPStatus.BAD_REQUEST),
+    "unknown version": (b"GET / HTTP/9.9\r\n\r\n", HTTPStatus.HTTP_VERSION_NOT_SUPPORTED),
+    "header too large": (
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-Big: " + b"b" * 20_000 + b"\r\n\r\n",
+        HTTPStatus.BAD_REQUEST,
+    ),
+}
+
+
+@pytest.mark.parametrize("request_bytes, status", NGINX_ERRORS.values(), ids=NGINX_ERRORS.keys())
+def test_nginx_errors_are_one_line_of_text_with_the_apps_security_headers(
+    proxy_to, request_bytes, status
+):
+    got, fields, body = _raw(proxy_to.port, request_bytes)
+    assert got == status
+    _assert_short_text_with_security_headers(fields, body)
+    assert proxy_to.received == []
+
+
+def test_an_oversized_body_or_line_is_one_line_of_text_with_the_security_headers(proxy_to):
+    too_large = requests.post(proxy_to.url + "/", data=b"n" * 20_000, timeout=10)
+    too_long = requests.get(proxy_to.url + "/" + "a" * 20_000, timeout=10)
+    assert too_large.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert too_long.status_code == HTTPStatus.REQUEST_URI_TOO_LONG
+    for answer in (too_large, too_long):
+        _assert_short_text_with_security_headers(dict(answer.headers), answer.content)
+    assert proxy_to.received == []
+
+
+@pytest.fixture(scope="module")
+def proxy_to_nothing(tmp_path_factory) -> Iterator[int]:
+    """The proxy in front of a port nobody listens on: every request is nginx's 502."""
+    port = free_port()
+    prefix = Path(tempfile.mkdtemp(prefix="identidock-proxy-test-"))
+    config = proxy.write_config(
+        prefix, listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{free_port()}"
+    )
+    nginx = processes.start(
+        "proxy",
+        proxy.command(config),
+        compose.image_environment(),
+        log_dir=tmp_path_factory.mktemp("proxy-logs"),
+        stop_signal=signal.SIGQUIT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.05)
+        yield port
+    finally:
+        nginx.stop()
+        shutil.rmtree(prefix)
+
+
+def test_no_app_behind_the_proxy_is_a_one_line_502_with_the_security_headers(proxy_to_nothing):
+    got, fields, body = _raw(
+        proxy_to_nothing, b"GET /monster/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    )
+    assert got == HTTPStatus.BAD_GATEWAY
+    _assert_short_text_with_security_headers(fields, body)
+    assert b"not answering" in body

@@ -51,10 +51,17 @@ class Decision:
 
     def headers(self) -> list[tuple[str, str]]:
         """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers), and
-        Retry-After when refused."""
+        Retry-After when refused.
+
+        The draft's policy is a quota `q` per window `w`; a token bucket is that quota
+        (per_minute a minute) plus how many may come at once. The draft has no
+        parameter for the latter, and Structured Fields let a member carry parameters of
+        its own, which clients that do not know them ignore: `burst`. `r` in RateLimit
+        is what may be taken right now (the tokens in the bucket, at most the burst)."""
         reset = max(1, math.ceil(self.retry_after)) if not self.allowed else 0
+        limit = self.limit
         headers = [
-            ("RateLimit-Policy", f'"{self.limit.scope}";q={self.limit.burst};w=60'),
+            ("RateLimit-Policy", f'"{limit.scope}";q={limit.per_minute};w=60;burst={limit.burst}'),
             ("RateLimit", f'"{self.limit.scope}";r={self.remaining};t={reset}'),
         ]
         if not self.allowed:

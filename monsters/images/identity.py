@@ -12,9 +12,18 @@ import unicodedata
 from django.conf import settings
 
 MAX_NAME_LENGTH = 200
-# Format characters (zero-width space, RTL override, BOM) and spaces: a name made of
-# nothing else would look empty, and would share nothing a person could recognise.
-INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp"})
+# Characters that draw nothing by themselves: format characters (zero-width space, RTL
+# override, BOM), spaces, and combining marks (U+0301), which only change the letter
+# before them. A name made of nothing else would look empty (or like a stray accent),
+# and would share nothing a person could recognise.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters and symbols that Unicode files as visible but that every font draws blank:
+# the Hangul fillers (choseong, jungseong, compatibility, halfwidth) and the empty
+# braille pattern, the usual ways to post a "blank" name where one is required.
+BLANK_CODE_POINTS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Line and paragraph separators break a name over lines wherever it is shown again (the
+# admin, a shared page's title): refused anywhere in a name, like control characters.
+SEPARATOR_CATEGORIES = frozenset({"Zl", "Zp"})
 NAME_HASH_PATTERN = r"[0-9a-f]{64}"
 
 
@@ -30,8 +39,14 @@ def name_problem(name: str) -> str | None:
         return "Please type a name."
     if len(name) > MAX_NAME_LENGTH:
         return f"A name can be at most {MAX_NAME_LENGTH} characters (this one has {len(name)})."
-    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in name):
+    categories = [unicodedata.category(char) for char in name]
+    if any(category in {"Cc", "Cs"} for category in categories):
         return "A name cannot contain control characters."
-    if all(unicodedata.category(char) in INVISIBLE_CATEGORIES for char in name):
+    if any(category in SEPARATOR_CATEGORIES for category in categories):
+        return "A name must be on one line (no line or paragraph separators)."
+    if all(
+        category in INVISIBLE_CATEGORIES or char in BLANK_CODE_POINTS
+        for char, category in zip(name, categories, strict=True)
+    ):
         return "A name needs at least one visible character."
     return None
