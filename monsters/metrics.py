@@ -81,6 +81,20 @@ SINGLE_FLIGHT_WAITS = Counter(
     "identidock_single_flight_waits_total",
     "Misses that waited for another request's render of the same image.",
 )
+# The readiness checks' details, which the public /readyz does not show.
+READINESS_UP = Gauge(
+    "identidock_readiness_up",
+    "1 when a component (database, cache, renderer) passed the last readiness check, "
+    "else 0; over several workers, the lowest.",
+    ["component", "backend"],
+    multiprocess_mode="livemin",
+)
+READINESS_CHECK_SECONDS = Gauge(
+    "identidock_readiness_check_seconds",
+    "How long a component's last readiness check took; over several workers, the longest.",
+    ["component"],
+    multiprocess_mode="livemax",
+)
 GENERATIONS = Counter(
     "identidock_generations_total",
     "Monsters generated and recorded, by origin (web, warm, admin).",
