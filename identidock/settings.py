@@ -44,6 +44,16 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+# The site's address as people reach it, e.g. https://identidock.example.com: the absolute
+# URLs a monster's page shares start with it (monsters/web/public_url.py). Unset, they
+# take the request's scheme and host name but not its port, which nothing checks
+# (`check --deploy` warns: identidock.W004).
+PUBLIC_BASE_URL = _env_str("PUBLIC_BASE_URL").rstrip("/")
+if PUBLIC_BASE_URL and not re.fullmatch(r"https?://[^/?#@\s]+", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured(
+        "PUBLIC_BASE_URL must be http:// or https:// and a host (and port), with no path, "
+        f"e.g. https://identidock.example.com, not {PUBLIC_BASE_URL!r}."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -243,6 +243,7 @@ def test_production_settings_behind_tls_pass_check_deploy():
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "false",
         "ALLOWED_HOSTS": "identidock.example.com",
+        "PUBLIC_BASE_URL": "https://identidock.example.com",
         "BEHIND_TLS_PROXY": "true",
         "IDENTIDOCK_SALT": secrets.token_urlsafe(32),  # not the original app's public one
     }
