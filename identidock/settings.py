@@ -122,6 +122,10 @@ RATE_LIMIT_MISSES_PER_MINUTE = _env_int("RATE_LIMIT_MISSES_PER_MINUTE", 120, min
 RATE_LIMIT_MISS_BURST = _env_int("RATE_LIMIT_MISS_BURST", 30, minimum=1)
 RATE_LIMIT_NAMES_PER_MINUTE = _env_int("RATE_LIMIT_NAMES_PER_MINUTE", 300, minimum=1)
 RATE_LIMIT_NAME_BURST = _env_int("RATE_LIMIT_NAME_BURST", 60, minimum=1)
+# And every client's names together: the form confirms a guessed name, and guessers
+# spread over many addresses would each get a bucket of their own (docs/security.md).
+RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE = _env_int("RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE", 600, minimum=1)
+RATE_LIMIT_NAMES_GLOBAL_BURST = _env_int("RATE_LIMIT_NAMES_GLOBAL_BURST", 120, minimum=1)
 # Proxies whose X-Forwarded-For is believed (as gunicorn's setting of the same name).
 FORWARDED_ALLOW_IPS = _env_list("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 

@@ -62,7 +62,7 @@ BREAKER_OPENINGS = Counter(
 )
 RATE_LIMITED = Counter(
     "identidock_rate_limited_total",
-    "Requests refused with 429, by limit (misses, names).",
+    "Requests refused with 429, by limit (misses, names, names-global).",
     ["scope"],
 )
 AUDIT_ROWS = Counter(

@@ -43,9 +43,9 @@ PERMALINK_CACHE_CONTROL = "public, max-age=300"
 @require_http_methods(["GET", "HEAD", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        decision = rate_limit.take(_names_limit(), clients.client_address(request))
-        if not decision.allowed:
-            return image_views.too_many(decision, "Too many names at once; please wait a moment.")
+        refused = _names_refused(request)
+        if refused is not None:
+            return refused
         form = NameForm(request.POST, utf8=_is_utf8_form(request.body))
     else:
         form = NameForm({"name": DEFAULT_NAME})
@@ -116,9 +116,40 @@ def _embed_snippets(request: HttpRequest, name_hash: str) -> dict[str, str]:
     }
 
 
+# Every client's names together draw on one bucket of this key.
+EVERY_CLIENT = "all"
+
+
+def _names_refused(request: HttpRequest) -> HttpResponse | None:
+    """429 when this client, or every client together, has submitted too many names.
+
+    The form answers with a name's monster, so it confirms a guessed name for a hash (a
+    shared /m/ link, an audit row). The per-address bucket slows one guesser; the global
+    one bounds guessers spread over many addresses, at the price that they can keep the
+    form from everyone meanwhile (docs/security.md weighs it). The client's bucket comes
+    first, so a client over its own limit spends nothing of everyone's.
+    """
+    for limit, client in (
+        (_names_limit(), clients.client_address(request)),
+        (_names_global_limit(), EVERY_CLIENT),
+    ):
+        decision = rate_limit.take(limit, client)
+        if not decision.allowed:
+            return image_views.too_many(decision, "Too many names at once; please wait a moment.")
+    return None
+
+
 def _names_limit() -> rate_limit.Limit:
     return rate_limit.Limit(
         "names", settings.RATE_LIMIT_NAMES_PER_MINUTE, settings.RATE_LIMIT_NAME_BURST
+    )
+
+
+def _names_global_limit() -> rate_limit.Limit:
+    return rate_limit.Limit(
+        "names-global",
+        settings.RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE,
+        settings.RATE_LIMIT_NAMES_GLOBAL_BURST,
     )
 
 
