@@ -37,7 +37,7 @@ def _answers(address: str, metrics: str) -> bool:
     try:
         requests.get(f"http://{address}/healthz", timeout=2)
         requests.get(metrics, timeout=2)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # a worker still booting
         return False
     return True
 
