@@ -57,7 +57,7 @@ def _prepare_data(rows: int) -> None:
         started = time.perf_counter()
         call_command("seed_audit_log", rows=missing, force=True, verbosity=0)
         print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
-    # One row a name search can find, as if Moby Dock had visited.
+    # One row a whole-hash search (find by name) can find, as if Moby Dock had visited.
     Generation.objects.get_or_create(
         name_hash=identity.hash_name(KNOWN_NAME),
         size=80,
@@ -85,6 +85,7 @@ def _cases() -> list[tuple[str, str, dict[str, str]]]:
 
     from django.utils import timezone
 
+    from monsters.images import identity
     from monsters.models import Generation
 
     newest = Generation.objects.order_by("-created_at").values_list("name_hash", flat=True)[1000]
@@ -106,7 +107,8 @@ def _cases() -> list[tuple[str, str, dict[str, str]]]:
         ),
         ("prefix search (4 hex)", changelist, {"q": newest[:4]}),
         ("prefix search (1 hex)", changelist, {"q": newest[:1]}),
-        ("name search", changelist, {"q": KNOWN_NAME}),
+        # What find by name leads to: the rows of one whole hash.
+        ("whole-hash search", changelist, {"q": identity.hash_name(KNOWN_NAME)}),
         ("detail page", f"{changelist}{_some_pk()}/change/", {}),
         ("overview page", f"{changelist}overview/", {}),
     ]

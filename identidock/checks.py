@@ -15,7 +15,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 from django_redis.cache import RedisCache
 
@@ -81,6 +81,28 @@ def check_monster_cache(
                 "that every web process shares."
             ),
             id="identidock.E003",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_public_base_url(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    # A warning, not an error: without it the pages still answer, with absolute URLs made
+    # of the request's checked host name and scheme, only never its port.
+    if settings.PUBLIC_BASE_URL or settings.DEBUG:
+        return []
+    return [
+        Warning(
+            "PUBLIC_BASE_URL is unset: a monster's page builds the absolute URLs it shares "
+            "(og:url, og:image, the canonical link, the embed snippets) from the request's "
+            "Host header, without its port.",
+            hint=(
+                "Set PUBLIC_BASE_URL to the address people reach the site at, e.g. "
+                "https://identidock.example.com (with the port, if it is not the scheme's)."
+            ),
+            id="identidock.W004",
         )
     ]
 

@@ -44,6 +44,16 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+# The site's address as people reach it, e.g. https://identidock.example.com: the absolute
+# URLs a monster's page shares start with it (monsters/web/public_url.py). Unset, they
+# take the request's scheme and host name but not its port, which nothing checks
+# (`check --deploy` warns: identidock.W004).
+PUBLIC_BASE_URL = _env_str("PUBLIC_BASE_URL").rstrip("/")
+if PUBLIC_BASE_URL and not re.fullmatch(r"https?://[^/?#@\s]+", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured(
+        "PUBLIC_BASE_URL must be http:// or https:// and a host (and port), with no path, "
+        f"e.g. https://identidock.example.com, not {PUBLIC_BASE_URL!r}."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -114,6 +124,10 @@ RATE_LIMIT_MISSES_PER_MINUTE = _env_int("RATE_LIMIT_MISSES_PER_MINUTE", 120, min
 RATE_LIMIT_MISS_BURST = _env_int("RATE_LIMIT_MISS_BURST", 30, minimum=1)
 RATE_LIMIT_NAMES_PER_MINUTE = _env_int("RATE_LIMIT_NAMES_PER_MINUTE", 300, minimum=1)
 RATE_LIMIT_NAME_BURST = _env_int("RATE_LIMIT_NAME_BURST", 60, minimum=1)
+# And every client's names together: the form confirms a guessed name, and guessers
+# spread over many addresses would each get a bucket of their own (docs/security.md).
+RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE = _env_int("RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE", 600, minimum=1)
+RATE_LIMIT_NAMES_GLOBAL_BURST = _env_int("RATE_LIMIT_NAMES_GLOBAL_BURST", 120, minimum=1)
 # Proxies whose X-Forwarded-For is believed (as gunicorn's setting of the same name).
 FORWARDED_ALLOW_IPS = _env_list("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 

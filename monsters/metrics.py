@@ -62,7 +62,7 @@ BREAKER_OPENINGS = Counter(
 )
 RATE_LIMITED = Counter(
     "identidock_rate_limited_total",
-    "Requests refused with 429, by limit (misses, names).",
+    "Requests refused with 429, by limit (misses, names, names-global).",
     ["scope"],
 )
 AUDIT_ROWS = Counter(
@@ -80,6 +80,20 @@ AUDIT_ROWS_WAITING = Gauge(
 SINGLE_FLIGHT_WAITS = Counter(
     "identidock_single_flight_waits_total",
     "Misses that waited for another request's render of the same image.",
+)
+# The readiness checks' details, which the public /readyz does not show.
+READINESS_UP = Gauge(
+    "identidock_readiness_up",
+    "1 when a component (database, cache, renderer) passed the last readiness check, "
+    "else 0; over several workers, the lowest.",
+    ["component", "backend"],
+    multiprocess_mode="livemin",
+)
+READINESS_CHECK_SECONDS = Gauge(
+    "identidock_readiness_check_seconds",
+    "How long a component's last readiness check took; over several workers, the longest.",
+    ["component"],
+    multiprocess_mode="livemax",
 )
 GENERATIONS = Counter(
     "identidock_generations_total",

@@ -273,6 +273,7 @@ def test_production_settings_behind_tls_pass_check_deploy():
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DEBUG": "false",
         "ALLOWED_HOSTS": "identidock.example.com",
+        "PUBLIC_BASE_URL": "https://identidock.example.com",
         "BEHIND_TLS_PROXY": "true",
         "IDENTIDOCK_SALT": secrets.token_urlsafe(32),  # not the original app's public one
     }
@@ -341,3 +342,47 @@ def test_a_trusted_proxy_is_recognised_in_its_ipv4_mapped_spelling(settings):
     settings.FORWARDED_ALLOW_IPS = ["127.0.0.1"]
     meta = {"REMOTE_ADDR": "::ffff:127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.5"}
     assert clients.address_from(meta) == "203.0.113.5"
+
+
+# --- The form's budget across every client ---------------------------------------------
+
+
+def _names_from(address: str, count: int, start: int) -> list[int]:
+    client = FormClient(REMOTE_ADDR=address)
+    return [client.post("/", {"name": f"guess {start + n}"}).status_code for n in range(count)]
+
+
+def test_two_addresses_together_exhaust_the_global_names_budget(settings):
+    settings.RATE_LIMIT_NAME_BURST = 10  # each address alone is well within its own limit
+    settings.RATE_LIMIT_NAMES_GLOBAL_BURST = 6
+    settings.RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE = 1  # no refill to speak of during the test
+    first = _names_from("192.0.2.1", 4, start=0)
+    second = _names_from("192.0.2.2", 4, start=4)
+    assert first == [HTTPStatus.OK] * 4
+    assert second == [HTTPStatus.OK] * 2 + [HTTPStatus.TOO_MANY_REQUESTS] * 2
+    # A third address, which has sent nothing yet, is refused too: the budget is everyone's.
+    refused = FormClient(REMOTE_ADDR="192.0.2.3").post("/", {"name": "guess 9"})
+    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert refused["RateLimit-Policy"] == '"names-global";q=1;w=60;burst=6'
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused["Cache-Control"] == "no-store"
+
+
+def test_a_client_over_its_own_limit_spends_nothing_of_the_global_budget(settings):
+    settings.RATE_LIMIT_NAME_BURST = 2
+    settings.RATE_LIMIT_NAMES_PER_MINUTE = 1
+    settings.RATE_LIMIT_NAMES_GLOBAL_BURST = 4
+    settings.RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE = 1
+    greedy = _names_from("192.0.2.1", 6, start=0)
+    assert greedy == [HTTPStatus.OK] * 2 + [HTTPStatus.TOO_MANY_REQUESTS] * 4
+    # Its four refusals came from its own bucket: two names of the global four remain.
+    assert _names_from("192.0.2.2", 3, start=6) == [HTTPStatus.OK] * 2 + [
+        HTTPStatus.TOO_MANY_REQUESTS
+    ]
+
+
+def test_viewing_the_form_spends_no_name_token(client, settings):
+    settings.RATE_LIMIT_NAMES_GLOBAL_BURST = 1
+    settings.RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE = 1
+    assert {client.get("/").status_code for _ in range(5)} == {HTTPStatus.OK}
+    assert client.post("/", {"name": "Moby Dock"}).status_code == HTTPStatus.OK

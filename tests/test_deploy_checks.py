@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.checks import run_checks
+from django.core.checks import WARNING, run_checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
@@ -48,6 +48,13 @@ def _weakest() -> override_settings:
         DATABASES=_audit_database(SQLITE),
         CACHES=_monster_cache(LOCAL_MEMORY),
     )
+
+
+@pytest.fixture(autouse=True)
+def _a_site_that_names_its_address(settings):
+    """Every test here but W004's own: a site with PUBLIC_BASE_URL, so the lists of ids
+    name the check under test alone."""
+    settings.PUBLIC_BASE_URL = "https://identidock.example.com"
 
 
 # Django warns that changing DATABASES in a running process misleads the connections;
@@ -140,6 +147,35 @@ def test_plain_checks_never_run_them_so_make_run_starts_on_the_embedded_defaults
         call_command("check", stdout=StringIO(), stderr=StringIO())  # no SystemCheckError
 
 
+# --- identidock.W004: the public base URL ---------------------------------------------
+
+
+@override_settings(PUBLIC_BASE_URL="", DEBUG=False)
+def test_an_unset_public_base_url_is_a_warning_in_a_deployment():
+    messages = [m for m in run_checks(include_deployment_checks=True) if m.id == "identidock.W004"]
+    assert len(messages) == 1
+    assert messages[0].level == WARNING
+    assert "PUBLIC_BASE_URL" in messages[0].hint
+
+
+@override_settings(PUBLIC_BASE_URL="https://identidock.example.com", DEBUG=False)
+def test_a_public_base_url_passes():
+    assert "identidock.W004" not in _reported()
+
+
+def test_check_deploy_warns_without_a_public_base_url_but_does_not_fail_on_it():
+    result = _check(
+        "--deploy",
+        "--fail-level",
+        "ERROR",
+        IDENTIDOCK_SALT=secrets.token_urlsafe(32),
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        REDIS_URL=os.environ["REDIS_URL"],
+    )
+    assert result.returncode == 0, result.stderr
+    assert "(identidock.W004)" in result.stdout + result.stderr
+
+
 # --- The operator's way: the production settings and the environment -----------------
 
 
@@ -152,6 +188,7 @@ def _check(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
         "REDIS_SENTINELS",
         "IDENTIDOCK_SALT",
         "SILENCED_SYSTEM_CHECKS",
+        "PUBLIC_BASE_URL",
         "DEBUG",
         "DJANGO_ALLOW_ASYNC_UNSAFE",  # the browser tests' (Django's async.E001 refuses it)
     }
@@ -191,6 +228,7 @@ def test_a_deployment_with_its_own_salt_postgresql_and_redis_passes_check_deploy
         IDENTIDOCK_SALT=secrets.token_urlsafe(32),
         DATABASE_URL=os.environ["DATABASE_URL"],
         REDIS_URL=os.environ["REDIS_URL"],
+        PUBLIC_BASE_URL="https://identidock.example.com",
     )
     assert result.returncode == 0, result.stderr
     assert OURS not in result.stdout + result.stderr

@@ -14,7 +14,9 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 
+from monsters.metrics import exposition
 from monsters.models import Generation
 from tests import per_run
 from tests.cache_points import point_cache_at
@@ -51,6 +53,16 @@ def _components(response) -> dict[str, dict]:
     return response.json()["components"]
 
 
+@pytest.fixture
+def details(admin_client):
+    """The components as staff see them: /readyz?details, signed in."""
+
+    def get():
+        return admin_client.get("/readyz?details")
+
+    return get
+
+
 # --- /healthz ----------------------------------------------------------------------
 
 
@@ -73,8 +85,25 @@ def test_healthz_touches_neither_database_nor_cache_nor_renderer(
 # --- /readyz: everything up ---------------------------------------------------------
 
 
-def test_readyz_is_200_when_postgres_redis_and_the_renderer_are_up(client, renderer_server):
+def test_readyz_tells_the_world_ready_and_nothing_else(client, renderer_server):
     response = client.get("/readyz")
+    assert response.status_code == HTTPStatus.OK
+    assert response.content == b"ready\n"
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def test_readyz_details_are_for_staff_only(client, renderer_server):
+    # Anonymous: ?details is ignored, not refused (a refusal would say there is more).
+    assert client.get("/readyz?details").content == b"ready\n"
+
+
+def test_readyz_details_are_not_for_signed_in_users_who_are_not_staff(client, renderer_server):
+    client.force_login(User.objects.create_user("visitor"))
+    assert client.get("/readyz?details").content == b"ready\n"
+
+
+def test_readyz_shows_staff_each_component(details, renderer_server):
+    response = details()
     assert response.status_code == HTTPStatus.OK
     body = response.json()
     assert body["status"] == "ready"
@@ -85,15 +114,29 @@ def test_readyz_is_200_when_postgres_redis_and_the_renderer_are_up(client, rende
     }
 
 
-def test_readyz_reports_how_long_each_check_took(client, renderer_server):
+def test_readyz_reports_how_long_each_check_took(details, renderer_server):
     started = time.perf_counter()
-    response = client.get("/readyz")
+    response = details()
     request_ms = (time.perf_counter() - started) * 1000
     components = _components(response).values()
     assert all(isinstance(component["ms"], float) for component in components)
     assert all(component["ms"] >= 0 for component in components)
     # The checks run one after the other, inside the request.
     assert sum(component["ms"] for component in components) <= request_ms
+
+
+def test_readyz_puts_each_component_on_the_metrics_port(client, renderer_server):
+    client.get("/readyz")
+    scrape = exposition().decode()
+    for component, backend in (
+        ("database", "postgresql"),
+        ("cache", "redis"),
+        ("renderer", "dnmonster"),
+    ):
+        assert f'identidock_readiness_up{{backend="{backend}",component="{component}"}} 1.0' in (
+            scrape
+        )
+        assert f'identidock_readiness_check_seconds{{component="{component}"}}' in scrape
 
 
 def test_readyz_asks_the_renderer_for_one_tiny_monster(client, renderer_server):
@@ -111,20 +154,20 @@ def test_readyz_is_never_cached(client, renderer_server):
     assert "no-store" in client.get("/readyz")["Cache-Control"]
 
 
-def test_readyz_reports_the_builtin_renderer_as_up_when_no_url_is_set(client, settings):
+def test_readyz_reports_the_builtin_renderer_as_up_when_no_url_is_set(details, settings):
     settings.DNMONSTER_URL = ""
-    response = client.get("/readyz")
+    response = details()
     assert response.status_code == HTTPStatus.OK
     renderer = _components(response)["renderer"]
     assert (renderer["status"], renderer["backend"]) == ("up", "builtin")
 
 
-def test_readyz_reports_a_local_memory_cache_as_up(client, settings, renderer_server):
+def test_readyz_reports_a_local_memory_cache_as_up(details, settings, renderer_server):
     settings.CACHES = {
         **settings.CACHES,
         "monsters": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     }
-    response = client.get("/readyz")
+    response = details()
     assert response.status_code == HTTPStatus.OK
     cache = _components(response)["cache"]
     assert (cache["status"], cache["backend"]) == ("up", "local-memory")
@@ -139,8 +182,21 @@ def test_probes_accept_only_get_and_head(client, method):
 # --- /readyz: one component down ----------------------------------------------------
 
 
-def test_readyz_is_503_when_the_renderer_refuses_connections(client, refusing_renderer):
+def test_readyz_tells_the_world_not_ready_and_nothing_else(client, refusing_renderer):
     response = client.get("/readyz")
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.content == b"not ready\n"
+
+
+def test_a_component_down_is_0_on_the_metrics_port(client, refusing_renderer):
+    client.get("/readyz")
+    assert 'identidock_readiness_up{backend="dnmonster",component="renderer"} 0.0' in (
+        exposition().decode()
+    )
+
+
+def test_readyz_is_503_when_the_renderer_refuses_connections(details, refusing_renderer):
+    response = details()
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     components = _components(response)
     assert response.json()["status"] == "not ready"
@@ -153,28 +209,28 @@ def test_readyz_is_503_when_the_renderer_refuses_connections(client, refusing_re
     ("mode", "error"),
     [("error", "SourceUnavailable"), ("html", "InvalidImage"), ("not-png", "InvalidImage")],
 )
-def test_readyz_is_503_when_the_renderer_answers_garbage(client, bad_renderer, mode, error):
+def test_readyz_is_503_when_the_renderer_answers_garbage(details, bad_renderer, mode, error):
     bad_renderer.mode = mode
-    response = client.get("/readyz")
+    response = details()
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert _components(response)["renderer"]["error"] == error
 
 
 def test_readyz_gives_up_on_a_hanging_renderer_within_its_own_short_timeout(
-    client, bad_renderer, settings
+    details, bad_renderer, settings
 ):
     bad_renderer.mode = "hang"
     settings.DNMONSTER_READ_TIMEOUT = 30.0  # a request may wait this long; a probe may not
     # It answers garbage after 10 s: a probe that waited that long would see InvalidImage.
     bad_renderer.hang_seconds = 10.0
-    response = client.get("/readyz")
+    response = details()
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert _components(response)["renderer"]["error"] == "SourceTimeout"
 
 
-def test_readyz_is_503_when_redis_refuses_connections(client, settings, renderer_server):
+def test_readyz_is_503_when_redis_refuses_connections(details, settings, renderer_server):
     point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
-    response = client.get("/readyz")
+    response = details()
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     cache = _components(response)["cache"]
     assert (cache["status"], cache["backend"]) == ("down", "redis")
@@ -183,10 +239,10 @@ def test_readyz_is_503_when_redis_refuses_connections(client, settings, renderer
 
 
 def test_readyz_gives_up_on_a_silent_redis_within_its_socket_timeout(
-    client, settings, renderer_server, silent_port
+    details, settings, renderer_server, silent_port
 ):
     point_cache_at(settings, f"redis://127.0.0.1:{silent_port}/0")
-    response = client.get("/readyz")
+    response = details()
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     # Not the ConnectionError of the silent server hanging up: readyz gave up first.
     assert _components(response)["cache"]["error"] == "TimeoutError"
@@ -197,10 +253,12 @@ def test_readyz_gives_up_on_a_silent_redis_within_its_socket_timeout(
 _READYZ_IN_A_PROCESS = """
 import django
 django.setup()
+import json
 from django.test import Client
+from monsters.web import health
 response = Client().get("/readyz")
 print(response.status_code)
-print(response.content.decode())
+print(json.dumps({"public": response.content.decode(), **health.details(health.current_verdict())}))
 """
 
 
@@ -233,6 +291,7 @@ def _readyz_in_a_process(database_url: str) -> tuple[int, dict]:
 def test_readyz_is_503_when_postgres_refuses_connections():
     status, body = _readyz_in_a_process(f"postgres://postgres@127.0.0.1:{free_port()}/nowhere")
     assert status == HTTPStatus.SERVICE_UNAVAILABLE
+    assert body["public"] == "not ready\n"
     database = body["components"]["database"]
     assert (database["status"], database["backend"]) == ("down", "postgresql")
     assert database["error"] == "OperationalError"

@@ -37,7 +37,7 @@ def _answers(address: str, metrics: str) -> bool:
     try:
         requests.get(f"http://{address}/healthz", timeout=2)
         requests.get(metrics, timeout=2)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # a worker still booting
         return False
     return True
 
@@ -72,3 +72,13 @@ def test_the_scrape_passes_promtool(gunicorn):
     assert b"identidock_cache_lookups_total" in scrape
     result = subprocess.run([promtool, "check", "metrics"], input=scrape, capture_output=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_readiness_details_are_on_the_metrics_port(gunicorn):
+    site, metrics = gunicorn
+    assert requests.get(f"{site}/readyz", timeout=10).text == "ready\n"
+    # Each worker that checked says so; the scrape shows the lowest.
+    assert counted(metrics, 'identidock_readiness_up{backend="builtin",component="renderer"}') == 1
+    assert 'identidock_readiness_check_seconds{component="database"}' in (
+        requests.get(metrics, timeout=5).text
+    )

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import html
+import os
 import re
+import subprocess
+import sys
 from http import HTTPStatus
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +20,7 @@ pytestmark = pytest.mark.django_db
 NAME = "Grace Hopper"
 GRACE = identity.hash_name(NAME)
 PAGE = f"/m/{GRACE}"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def meta(content: str, key: str) -> str:
@@ -141,3 +146,103 @@ def test_the_page_takes_get_and_head_only_before_any_csrf_check():
 def test_rendering_the_page_renders_no_monster(client, renderer_server):
     client.get(PAGE)
     assert renderer_server.count == 0  # the browser asks for the images it shows
+
+
+# --- Absolute URLs from the site's address, and a cache policy -------------------------
+
+
+def _shared_urls(content: str) -> list[str]:
+    """Every absolute URL the page shares: og:url, og:image, twitter:image, canonical,
+    and the snippets' image."""
+    [canonical] = re.findall(r'<link rel="canonical" href="([^"]*)">', content)
+    [snippet] = re.findall(r'<textarea id="snippet-markdown"[^>]*>[^<]*\((http[^)]*)\)', content)
+    return [
+        html.unescape(url)
+        for url in (
+            meta(content, "og:url"),
+            meta(content, "og:image"),
+            meta(content, "twitter:image"),
+            canonical,
+            snippet,
+        )
+    ]
+
+
+def test_with_a_public_base_url_every_shared_url_starts_with_it(client, settings):
+    settings.PUBLIC_BASE_URL = "https://identidock.example.com"
+    settings.ALLOWED_HOSTS = ["testserver", "other.example"]
+    content = client.get(PAGE, HTTP_HOST="other.example:8443").content.decode()
+    urls = _shared_urls(content)
+    assert all(url.startswith("https://identidock.example.com/") for url in urls), urls
+    assert "other.example" not in content
+
+
+def test_without_one_a_clients_port_never_reaches_the_page(client, settings):
+    settings.PUBLIC_BASE_URL = ""
+    # Django checks the host name against ALLOWED_HOSTS, never the port that follows.
+    response = client.get(PAGE, HTTP_HOST="testserver:666")
+    assert response.status_code == HTTPStatus.OK
+    content = response.content.decode()
+    assert ":666" not in content
+    assert all(url.startswith("http://testserver/") for url in _shared_urls(content))
+
+
+def test_without_one_an_ipv6_host_keeps_its_brackets(client, settings):
+    settings.PUBLIC_BASE_URL = ""
+    settings.ALLOWED_HOSTS = ["[::1]"]
+    content = client.get(PAGE, HTTP_HOST="[::1]:8000").content.decode()
+    assert meta(content, "og:url") == f"http://[::1]{PAGE}"
+
+
+def test_a_host_outside_allowed_hosts_gets_no_page(client, settings):
+    settings.PUBLIC_BASE_URL = ""
+    assert client.get(PAGE, HTTP_HOST="evil.example").status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_shared_caches_may_keep_the_page_for_five_minutes(client):
+    response = client.get(PAGE)
+    assert response["Cache-Control"] == "public, max-age=300"
+    # Nothing of the visitor's in it: no cookie set, no Vary on one.
+    assert not response.cookies
+    assert "Cookie" not in response.get("Vary", "")
+
+
+def test_head_gets_the_same_cache_policy(client):
+    response = client.head(PAGE)
+    assert response.status_code == HTTPStatus.OK
+    assert response["Cache-Control"] == "public, max-age=300"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "identidock.example.com",
+        "ftp://identidock.example.com",
+        "https://x.example/path",
+        "https://user@x.example",
+        "https://x.example?q=1",
+    ],
+)
+def test_a_public_base_url_that_is_not_scheme_and_host_stops_the_settings(value):
+    result = subprocess.run(
+        [sys.executable, "-c", "import identidock.settings"],
+        cwd=ROOT,
+        env={**os.environ, "SECRET_KEY": "x" * 50, "PUBLIC_BASE_URL": value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "PUBLIC_BASE_URL must be http:// or https://" in result.stderr
+
+
+def test_a_trailing_slash_on_the_public_base_url_is_dropped():
+    result = subprocess.run(
+        [sys.executable, "-c", "import identidock.settings as s; print(s.PUBLIC_BASE_URL)"],
+        cwd=ROOT,
+        env={**os.environ, "SECRET_KEY": "x" * 50, "PUBLIC_BASE_URL": "https://x.example:8443/"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "https://x.example:8443"

@@ -12,9 +12,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.mark.parametrize("scenario", profile_requests.SCENARIOS)
 def test_every_scenario_is_answered_as_it_should_be(renderer_server, settings, scenario):
-    # as the profile runs: one client, no per-client limits
+    # as the profile runs: one client, no rate limits
     settings.RATE_LIMIT_MISSES_PER_MINUTE = settings.RATE_LIMIT_MISS_BURST = 10_000
     settings.RATE_LIMIT_NAMES_PER_MINUTE = settings.RATE_LIMIT_NAME_BURST = 10_000
+    settings.RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE = settings.RATE_LIMIT_NAMES_GLOBAL_BURST = 10_000
     request = profile_requests.requests_of(scenario)
     profile_requests.run(application, request, profile_requests.HASHES, start=0)  # warm
     status = profile_requests.run(application, request, 3, start=profile_requests.HASHES)

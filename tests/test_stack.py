@@ -120,14 +120,10 @@ def test_healthz_answers(stack_run):
 
 
 def test_readyz_sees_postgres_redis_and_the_renderer_up(stack_run):
+    # The world gets the verdict alone; the components are on the metrics port
+    # (tests/test_health.py, tests/test_metrics_server.py).
     readyz = stack_run.report.readyz
-    assert readyz.status_code == HTTPStatus.OK
-    components = readyz.json()["components"]
-    assert {name: (c["status"], c["backend"]) for name, c in components.items()} == {
-        "database": ("up", "postgresql"),
-        "cache": ("up", "redis"),
-        "renderer": ("up", "dnmonster"),
-    }
+    assert (readyz.status_code, readyz.text) == (HTTPStatus.OK, "ready\n")
 
 
 def test_identidock_runs_through_the_start_script_with_gunicorn_conf(stack_run):

@@ -1,10 +1,11 @@
 """The staff view of the audit log: read-only, fast at millions of rows.
 
 Rows are written by the service alone: nobody adds or changes one here, and only
-superusers delete. Searching takes a hash prefix or a person's name (hashed here,
-matched exactly); the actions warm (the warmer's engine) and evict (the service) cache
-entries. Thumbnails come from a staff-only image route, so the renders that browsing
-the log causes are recorded with origin `admin`, not as web traffic.
+superusers delete. The search box takes a hash or its prefix only; a name goes through
+the find-by-name page (find_by_name.py), which posts it, so it never lands in a URL. The
+actions warm (the warmer's engine) and evict (the service) cache entries. Thumbnails
+come from a staff-only image route, so the renders that browsing the log causes are
+recorded with origin `admin`, not as web traffic.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponseBase, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from monsters.admin import overview, stats
+from monsters.admin import find_by_name, overview, stats
 from monsters.images import answer, identity, keys, links, service
 from monsters.models import Generation
 from monsters.warming import engine
@@ -52,22 +53,14 @@ def search_condition(term: str) -> Q | None:
     """What the admin search box matches for `term`, or None when nothing can match.
 
     A hex term matches hashes that start with it (lowercased, so `LIKE 'ab12%'` uses
-    the prefix index). Any valid name also matches its own salted hash exactly: staff
-    can find a person's monster although no name is ever stored.
+    the prefix index). Nothing else: the box is a GET form, and a name in it would land
+    in the query string, the access logs and the next page's Referer. Names go through
+    the find-by-name page, which posts them.
     """
-    term = term.strip()
-    conditions = []
-    prefix = term.lower()
+    prefix = term.strip().lower()
     if prefix and len(prefix) <= 64 and set(prefix) <= HEX_DIGITS:
-        conditions.append(Q(name_hash__startswith=prefix))
-    if identity.name_problem(term) is None:
-        conditions.append(Q(name_hash=identity.hash_name(term)))
-    if not conditions:
-        return None
-    combined = conditions[0]
-    for condition in conditions[1:]:
-        combined |= condition
-    return combined
+        return Q(name_hash__startswith=prefix)
+    return None
 
 
 class KnownValuesFilter(admin.AllValuesFieldListFilter):
@@ -104,9 +97,9 @@ class GenerationAdmin(admin.ModelAdmin):
     # The box is shown for these; get_search_results decides what matches.
     search_fields = ["name_hash"]
     search_help_text = (
-        "A hash or its first characters (e.g. 3fa9c2), or a person's name: the name is "
-        "hashed with this site's salt and matched exactly, so you can find someone's "
-        "monster although names are never stored."
+        "A hash or its first characters (e.g. 3fa9c2). To find a person's monster, use "
+        "Find by name: the name is posted and hashed, never put in the address, and "
+        "names are never stored."
     )
     actions = ["warm_into_cache", "evict_from_cache"]
     fieldsets = [
@@ -193,7 +186,7 @@ class GenerationAdmin(admin.ModelAdmin):
                 name_hash=obj.name_hash, exclude_id=obj.pk, limit=OTHER_EVENTS_SHOWN
             )
         )
-        search = reverse("admin:monsters_generation_changelist") + f"?q={obj.name_hash}"
+        search = find_by_name.changelist_of_hash(obj.name_hash)
         if not events:
             return format_html("<p>{}</p>", "This is the only generation of this hash.")
         rows = format_html_join(
@@ -235,7 +228,7 @@ class GenerationAdmin(admin.ModelAdmin):
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         return lookup in ALLOWED_LOOKUPS
 
-    # Search: a hash prefix or a name, never a scan of the whole log.
+    # Search: a hash prefix, never a scan of the whole log (nor a name: find_by_name).
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Generation], search_term: str
@@ -309,6 +302,11 @@ class GenerationAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         own = [
             path(
+                "find-by-name/",
+                self.admin_site.admin_view(self.find_by_name_view),
+                name="monsters_generation_find_by_name",
+            ),
+            path(
                 "overview/",
                 self.admin_site.admin_view(self.overview_view),
                 name="monsters_generation_overview",
@@ -332,6 +330,9 @@ class GenerationAdmin(admin.ModelAdmin):
         return image_views.serve_image(
             request, answer.STAFF, origin=Generation.Origin.ADMIN, limited=False
         )
+
+    def find_by_name_view(self, request: HttpRequest) -> HttpResponse:
+        return find_by_name.find_by_name_view(self, request)
 
     def overview_view(self, request: HttpRequest) -> TemplateResponse:
         if not self.has_view_permission(request):

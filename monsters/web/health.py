@@ -6,8 +6,14 @@ on this thread's own, reused connection), the monster cache (Redis `PING`) and t
 renderer (one tiny monster). It is cheap however often it is called: the verdict is
 kept for READINESS_TTL seconds (a setting) per process, one thread at a time checks, and a check
 that hangs leaves the others answering from the last verdict (or "checking", 503, once
-that is older than READINESS_STALE) instead of piling up behind it. No auth, no writes;
-200 when every component is up, 503 otherwise. The checks are plain functions; the two
+that is older than READINESS_STALE) instead of piling up behind it. No writes; 200 when
+every component is up, 503 otherwise.
+
+The world gets the verdict alone ("ready" or "not ready"): which database, cache and
+renderer stand behind the site, and how fast each answers, would tell an attacker what
+to aim at and when it hurts. The details go where only operators look: each verdict sets
+the `identidock_readiness_*` gauges on the metrics port, and a signed-in member of staff
+gets the components as JSON from `/readyz?details`. The checks are plain functions; the
 views only shape their answers.
 """
 
@@ -31,6 +37,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from monsters.guards import cache, sources
+from monsters.metrics import READINESS_CHECK_SECONDS, READINESS_UP
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +48,7 @@ RENDERER_READ_TIMEOUT_SECONDS = 1.0
 # The smallest monster the dnmonster API draws: the cheapest proof the renderer works.
 PROBE_IDENTIFIER = "readyz"
 PROBE_SIZE = 8
+PLAIN_TEXT = "text/plain; charset=utf-8"
 
 
 @dataclass(frozen=True)
@@ -123,11 +131,16 @@ def check_renderer() -> Check:
 
 
 def readiness() -> dict[str, Check]:
-    return {
+    checks = {
         "database": check_database(),
         "cache": check_cache(),
         "renderer": check_renderer(),
     }
+    for component, check in checks.items():
+        # On the metrics port, where the public /readyz no longer shows them.
+        READINESS_UP.labels(component, check.backend).set(1 if check.up else 0)
+        READINESS_CHECK_SECONDS.labels(component).set(check.ms / 1000)
+    return checks
 
 
 @dataclass(frozen=True)
@@ -168,19 +181,35 @@ def current_verdict() -> Verdict | None:
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers. Never touches the database, cache or renderer."""
-    return HttpResponse("ok\n", content_type="text/plain; charset=utf-8")
+    return HttpResponse("ok\n", content_type=PLAIN_TEXT)
 
 
 @require_safe
 @never_cache
-def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 when every component is up, 503 otherwise."""
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Readiness: 200 "ready" when every component is up, 503 "not ready" otherwise (or
+    while the first check is under way). `?details` adds the components for staff."""
     verdict = current_verdict()
+    ready = verdict is not None and verdict.ready
+    status = HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE
+    # Only a request that asks reads the session: a probe never touches the database
+    # for it, and an anonymous ?details is answered like any probe.
+    if "details" in request.GET and _is_staff(request):
+        return JsonResponse(details(verdict), status=status)
+    return HttpResponse(
+        "ready\n" if ready else "not ready\n", content_type=PLAIN_TEXT, status=status
+    )
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_staff)
+
+
+def details(verdict: Verdict | None) -> dict[str, Any]:
     if verdict is None:
-        return JsonResponse({"status": "checking"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
-    body = {
+        return {"status": "checking"}
+    return {
         "status": "ready" if verdict.ready else "not ready",
         "components": {name: check.as_json() for name, check in verdict.checks.items()},
     }
-    status = HTTPStatus.OK if verdict.ready else HTTPStatus.SERVICE_UNAVAILABLE
-    return JsonResponse(body, status=status)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from monsters.guards import clients, rate_limit, sources
 from monsters.images import formats, identity, links, service
-from monsters.web import home_page, image_views
+from monsters.web import home_page, image_views, public_url
 from monsters.web.forms import DEFAULT_NAME, NameForm
 
 PAGE_SIZE = home_page.PAGE_SIZE
@@ -33,14 +33,19 @@ DOWNLOADS = (  # (format, its name, size, what the button says about the size)
 SNIPPET_SIZE = 80
 PREVIEW_SIZE = 512
 MONSTER_TITLE = "A monster from Identidock"
+# The page is the same for everyone (its absolute URLs come from PUBLIC_BASE_URL or the
+# checked host name, never a client's port), so shared caches may keep it. Five minutes:
+# after an upgrade of the art a kept page names the old revision, whose image URLs
+# redirect to the new one, so a stale page costs a redirect, never a wrong monster.
+PERMALINK_CACHE_CONTROL = "public, max-age=300"
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        decision = rate_limit.take(_names_limit(), clients.client_address(request))
-        if not decision.allowed:
-            return image_views.too_many(decision, "Too many names at once; please wait a moment.")
+        refused = _names_refused(request)
+        if refused is not None:
+            return refused
         form = NameForm(request.POST, utf8=_is_utf8_form(request.body))
     else:
         form = NameForm({"name": DEFAULT_NAME})
@@ -76,13 +81,15 @@ def permalink(request: HttpRequest, name_hash: str) -> HttpResponse:
         ],
         "svg_missing": svg_missing,
         **_embed_snippets(request, name_hash),
-        "page_url": request.build_absolute_uri(links.permalink_url(name_hash)),
-        "preview_url": request.build_absolute_uri(
-            links.monster_url(name_hash, PREVIEW_SIZE, extension=formats.PNG)
+        "page_url": public_url.absolute(request, links.permalink_url(name_hash)),
+        "preview_url": public_url.absolute(
+            request, links.monster_url(name_hash, PREVIEW_SIZE, extension=formats.PNG)
         ),
         "preview_size": PREVIEW_SIZE,
     }
-    return render(request, "monsters/permalink.html", context)
+    response = render(request, "monsters/permalink.html", context)
+    response["Cache-Control"] = PERMALINK_CACHE_CONTROL
+    return response
 
 
 def _format_problem(fmt: str) -> str:
@@ -99,7 +106,7 @@ def _embed_snippets(request: HttpRequest, name_hash: str) -> dict[str, str]:
     without `v`: it always shows the current art (revalidated by its ETag), and never
     costs a redirect after the art changes, as a URL of an old revision would."""
     path = links.monster_path(name_hash, extension=formats.PNG)
-    url = f"{request.build_absolute_uri(path)}?size={SNIPPET_SIZE}"
+    url = public_url.absolute(request, f"{path}?size={SNIPPET_SIZE}")
     return {
         "html_snippet": (
             f'<img src="{url}" width="{SNIPPET_SIZE}" height="{SNIPPET_SIZE}" '
@@ -109,9 +116,40 @@ def _embed_snippets(request: HttpRequest, name_hash: str) -> dict[str, str]:
     }
 
 
+# Every client's names together draw on one bucket of this key.
+EVERY_CLIENT = "all"
+
+
+def _names_refused(request: HttpRequest) -> HttpResponse | None:
+    """429 when this client, or every client together, has submitted too many names.
+
+    The form answers with a name's monster, so it confirms a guessed name for a hash (a
+    shared /m/ link, an audit row). The per-address bucket slows one guesser; the global
+    one bounds guessers spread over many addresses, at the price that they can keep the
+    form from everyone meanwhile (docs/security.md weighs it). The client's bucket comes
+    first, so a client over its own limit spends nothing of everyone's.
+    """
+    for limit, client in (
+        (_names_limit(), clients.client_address(request)),
+        (_names_global_limit(), EVERY_CLIENT),
+    ):
+        decision = rate_limit.take(limit, client)
+        if not decision.allowed:
+            return image_views.too_many(decision, "Too many names at once; please wait a moment.")
+    return None
+
+
 def _names_limit() -> rate_limit.Limit:
     return rate_limit.Limit(
         "names", settings.RATE_LIMIT_NAMES_PER_MINUTE, settings.RATE_LIMIT_NAME_BURST
+    )
+
+
+def _names_global_limit() -> rate_limit.Limit:
+    return rate_limit.Limit(
+        "names-global",
+        settings.RATE_LIMIT_NAMES_GLOBAL_PER_MINUTE,
+        settings.RATE_LIMIT_NAMES_GLOBAL_BURST,
     )
 
 

@@ -110,7 +110,11 @@ def test_a_copy_button_puts_its_snippet_on_the_clipboard_and_says_so(pages, labe
     expect(button).to_have_text("Copy", timeout=10_000)  # and back, for the next copy
 
 
-def test_without_script_the_snippets_are_there_and_no_button_that_does_nothing(browser, site_url):
+def test_without_script_the_snippets_are_there_and_no_button_that_does_nothing(
+    browser, site_url, settings
+):
+    # The site on a port of its own: the way to name it in the page's absolute URLs.
+    settings.PUBLIC_BASE_URL = site_url
     context = browser.new_context(base_url=site_url, java_script_enabled=False)
     try:
         page = context.new_page()
