@@ -22,11 +22,13 @@ def gunicorn(
     workers: int = 1,
     ready: Callable[[str], bool] | None = None,
     start_seconds: float = 60.0,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """`identidock.wsgi` under gunicorn with nothing of the caller's environment but
     `environment`: yields its address (`127.0.0.1:<port>`) once it accepts connections
     and `ready(address)`, if given, says so; at the end SIGTERM, gunicorn's graceful
-    stop, and a wait for it."""
+    stop, and a wait for it. `log`: a file for its standard error (the app's log),
+    else it is thrown away."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
@@ -34,7 +36,7 @@ def gunicorn(
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", **environment},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("ab") if log is not None else subprocess.DEVNULL,
     )
     address = f"127.0.0.1:{port}"
     try:
