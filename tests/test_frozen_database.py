@@ -211,3 +211,29 @@ def test_with_the_database_frozen_admin_and_readiness_answer_in_time_and_hits_fl
     assert hits == {HTTPStatus.OK}
     assert readiness[1] == HTTPStatus.SERVICE_UNAVAILABLE
     assert readiness[2] < BOUND_SECONDS
+
+
+def test_a_frozen_database_fails_a_call_within_its_deadline_and_opens_the_breaker(relay, settings):
+    """In this process: the wait callback's deadline, whatever the server does."""
+    import psycopg2
+
+    from monsters.guards import database
+
+    settings.DATABASE_CLIENT_TIMEOUT_MS = 500
+    settings.BREAKER_COOL_DOWN = 60
+    own = connection.settings_dict
+    raw = psycopg2.connect(host="127.0.0.1", port=relay.port, user=own["USER"], dbname=own["NAME"])
+    breaker = database.database_breaker()
+    try:
+        relay.freeze()
+        started = time.monotonic()
+        with pytest.raises(database.DatabaseDeadline), raw.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        assert time.monotonic() - started < BOUND_SECONDS
+        assert raw.closed  # given up by psycopg2 itself, never reused
+        assert breaker.refusing()
+        with pytest.raises(database.DatabaseSkipped):  # no second wait while open
+            psycopg2.connect(host="127.0.0.1", port=relay.port, user=own["USER"])
+    finally:
+        relay.thaw()
+        breaker.succeeded()

@@ -47,7 +47,7 @@ OUR_ART_REVISION = f"identidock-r{renderer.RENDERER_VERSION}"
 CONNECT_RETRIES = 2
 RETRY_BACKOFF_SECONDS = 0.05
 POOL_SIZE = 32
-SLOT_WAIT_SECONDS = 0.2  # a request over the bulkhead's limit waits this for a slot
+SLOT_WAIT_SECONDS = 0.05  # a request over the bulkhead's limit waits this for a slot
 
 
 class SourceError(Exception):
