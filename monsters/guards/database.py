@@ -87,6 +87,18 @@ def install() -> None:
         psycopg2.extensions.set_wait_callback(wait_with_deadline)
 
 
+@contextlib.contextmanager
+def unbounded() -> Iterator[None]:
+    """psycopg2 refuses COPY with a wait callback: lift it for the block. It is the
+    process's, so only for one-off commands (seed_audit_log), never in a web process."""
+    callback = psycopg2.extensions.get_wait_callback()
+    psycopg2.extensions.set_wait_callback(None)
+    try:
+        yield
+    finally:
+        psycopg2.extensions.set_wait_callback(callback)
+
+
 def database_breaker() -> Breaker:
     """This process's breaker for the audit database (the project's one database)."""
     database = connection.settings_dict

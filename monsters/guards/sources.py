@@ -265,7 +265,9 @@ class DnmonsterSource:
             raise SourceUnavailable(f"renderer broke off ({exc.__class__.__name__})") from exc
 
 
-def fetch_image(source: Source, name_hash: str, size: int, fmt: str = formats.PNG) -> bytes:
+def fetch_image(
+    source: Source, name_hash: str, size: int, fmt: str = formats.PNG, *, bulkhead: bool = True
+) -> bytes:
     """A checked image in `fmt` from `source`, behind its breaker: after repeated
     refusals or timeouts the renderer is not asked (RendererSkipped, at once) until a
     probe finds it back. A bad answer shows it is up: it does not count. Ask
@@ -275,7 +277,9 @@ def fetch_image(source: Source, name_hash: str, size: int, fmt: str = formats.PN
         failures_to_open=settings.BREAKER_FAILURES,
         cool_down=settings.BREAKER_COOL_DOWN,
     )
-    if source.address == BuiltinSource().address:  # drawing here is work, not a wait
+    # Drawing here is work, not a wait; the warmer's threads are bounded by its own
+    # concurrency and serve no request (`bulkhead=False`).
+    if not bulkhead or source.address == BuiltinSource().address:
         return _fetch_checked(source, breaker, name_hash, size, fmt)
     slots = _bulkhead(source.address, settings.RENDERER_MAX_WAITING)
     # A healthy renderer frees a slot within a render's time: wait that long for one,
