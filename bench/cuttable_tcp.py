@@ -3,8 +3,10 @@
 The fault bench puts one between Identidock and the machine's shared PostgreSQL, which
 other people use and which must not be stopped. `cut()` closes the listening socket
 and resets every relayed connection, so to Identidock the server is gone (connections
-drop, new ones are refused); `restore()` listens again on the same port. asyncio, in a
-thread of its own; loopback only.
+drop, new ones are refused); `restore()` listens again on the same port. `freeze()`
+stops passing bytes both ways but keeps every socket open and reads on (the client's
+kernel sees its bytes acknowledged, nothing is reset): a server that stops answering;
+`thaw()` passes on what was held back. asyncio, in a thread of its own; loopback only.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class CuttableRelay:
         self._connections: set[asyncio.StreamWriter] = set()
         self.relayed = 0
         self.reset = 0
+        self._flowing: asyncio.Event | None = None  # made in the loop's own thread
 
     def start(self) -> None:
         self._thread.start()
@@ -41,6 +44,23 @@ class CuttableRelay:
     def cut(self) -> None:
         """Stop listening and reset every connection: the server is gone."""
         self._call(self._cut())
+
+    def freeze(self) -> None:
+        """Relay nothing either way; every socket stays open."""
+        self._call(self._set_flowing(False))
+
+    def thaw(self) -> None:
+        self._call(self._set_flowing(True))
+
+    async def _set_flowing(self, flowing: bool) -> None:
+        event = self._flowing_event()
+        event.set() if flowing else event.clear()
+
+    def _flowing_event(self) -> asyncio.Event:
+        if self._flowing is None:
+            self._flowing = asyncio.Event()
+            self._flowing.set()
+        return self._flowing
 
     def close(self) -> None:
         self._call(self._shutdown())
@@ -72,6 +92,7 @@ class CuttableRelay:
     async def _relay(
         self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
     ) -> None:
+        await self._flowing_event().wait()  # frozen: accepted, not passed on
         try:
             server_reader, server = await asyncio.open_connection(HOST, self.target_port)
         except OSError:
@@ -82,10 +103,10 @@ class CuttableRelay:
         await asyncio.gather(self._pipe(client_reader, server), self._pipe(server_reader, client))
         self._connections.difference_update((client, server))
 
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(CHUNK):
+                await self._flowing_event().wait()  # frozen: held here, nobody told
                 writer.write(data)
                 await writer.drain()
         writer.close()  # this direction ended: pass the end on

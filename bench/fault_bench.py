@@ -1,7 +1,7 @@
 """Benchmark: mixed traffic through the proxy while Redis, the renderer or PostgreSQL fail.
 
     .venv/bin/python bench/fault_bench.py [--seconds 60] [--connections 64] [--quick]
-                                          [--runs baseline,redis,renderer,postgres]
+                                          [--runs baseline,redis,renderer,postgres,...]
 
 Starts make stack's topology (nginx in front of gunicorn, 2 workers x 4 threads, the
 renderer under gunicorn) on servers of its own: a redis-server on a spare port, a
@@ -19,6 +19,9 @@ the fault a third of the way in:
     redis      the bench's redis-server stopped (SIGTERM) for 5 s, then started again, empty
     renderer   the renderer's process group SIGKILLed, started again 5 s later
     postgres   the relay to PostgreSQL cut for 10 s (connections reset, new ones refused)
+    postgres-frozen  the relay to PostgreSQL frozen for 10 s (sockets open, nothing passes)
+    redis-postgres-frozen  the redis-server stopped and the relay frozen, both for 10 s
+    renderer-frozen  the renderer's process group SIGSTOPped for 10 s, then SIGCONT
 
 Each run prints requests, status counts (by request kind, and by when the answer came:
 before, during or after the fault), p50 and p99, how many audit rows wait in the
@@ -37,7 +40,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -79,7 +84,16 @@ BENCH = "fault_bench"
 REDIS_DOWN_SECONDS = 5.0
 RENDERER_DOWN_SECONDS = 5.0
 POSTGRES_CUT_SECONDS = 10.0
-RUNS = ("baseline", "redis", "renderer", "postgres")
+FROZEN_SECONDS = 10.0
+RUNS = (
+    "baseline",
+    "redis",
+    "renderer",
+    "postgres",
+    "postgres-frozen",
+    "redis-postgres-frozen",
+    "renderer-frozen",
+)
 
 
 @dataclass
@@ -118,6 +132,19 @@ def _inject(saboteur: Saboteur, fault: Fault, *, began: float, at: float) -> thr
             relay.cut()
             time.sleep(POSTGRES_CUT_SECONDS)
             relay.restore()
+        elif name in ("postgres-frozen", "redis-postgres-frozen"):
+            if name.startswith("redis"):
+                redis_server.stop()
+            relay.freeze()
+            time.sleep(FROZEN_SECONDS)
+            relay.thaw()
+            if name.startswith("redis"):
+                redis_server.start()
+        elif name == "renderer-frozen":
+            renderer = stack.processes["dnmonster"].pid
+            os.killpg(renderer, signal.SIGSTOP)
+            time.sleep(FROZEN_SECONDS)
+            os.killpg(renderer, signal.SIGCONT)
         fault.lifted = time.monotonic() - began
 
     thread = threading.Thread(target=inject, name=f"fault-{name}", daemon=True)

@@ -82,7 +82,11 @@ def _phase(answer: Answer, fault: Fault) -> str:
 
 def _expected_failure(answer: Answer, run: str) -> bool:
     """503/504 for a miss while the renderer is away: the one failure the design allows."""
-    return run == "renderer" and answer.kind == "miss" and answer.status in (503, 504)
+    return (
+        run in ("renderer", "renderer-frozen")
+        and answer.kind == "miss"
+        and answer.status in (503, 504)
+    )
 
 
 def report(

@@ -159,6 +159,17 @@ BREAKER_COOL_DOWN = _env_float("BREAKER_COOL_DOWN", 5.0, unit="seconds")
 # that come in within this many milliseconds (its intent in Redis guards it meanwhile:
 # monsters/audit/writer.py). 0 writes each row before the answer, as without Redis.
 AUDIT_WRITE_BEHIND_MS = _env_int("AUDIT_WRITE_BEHIND_MS", 100)
+# The longest an audit write may take, wherever it runs (the request's thread, the
+# writer's): a row not written by then goes to the durable queue instead
+# (monsters/guards/database.py). 0 lifts the bound (the suite, whose rows are written in
+# the test's own transaction, and the migrate job).
+AUDIT_WRITE_TIMEOUT_MS = _env_int("AUDIT_WRITE_TIMEOUT_MS", 1000)
+# Rows the writer may hold in memory; beyond this, rows go straight to the durable queue.
+AUDIT_MAX_WAITING_ROWS = _env_int("AUDIT_MAX_WAITING_ROWS", 1000, minimum=1)
+# How many requests of a process may wait on the renderer at once (a bulkhead): a miss
+# over the limit answers 503 at once, so a frozen renderer never takes every thread and
+# hits and probes keep flowing. Below GUNICORN_THREADS, or the bulkhead holds nothing back.
+RENDERER_MAX_WAITING = _env_int("RENDERER_MAX_WAITING", 3, minimum=1)
 
 # How long one /readyz verdict serves every probe of a process (seconds).
 READINESS_TTL = _env_float("READINESS_TTL", 1.5, unit="seconds")
@@ -177,9 +188,24 @@ DATABASE_CONNECT_TIMEOUT = _env_int("DATABASE_CONNECT_TIMEOUT", 2, minimum=1)
 # The longest a statement may run; 0 lifts the limit (the migrate job does, for index
 # builds on a large log).
 DATABASE_STATEMENT_TIMEOUT_MS = _env_int("DATABASE_STATEMENT_TIMEOUT_MS", 5000)
+# The longest any one operation on PostgreSQL (a statement, a commit) may wait for its
+# answer on the client's side, whatever the server does (monsters/guards/database.py):
+# by default the statement timeout plus a second, so the server's own limit fires first.
+DATABASE_CLIENT_TIMEOUT_MS = _env_int(
+    "DATABASE_CLIENT_TIMEOUT_MS",
+    DATABASE_STATEMENT_TIMEOUT_MS + 1000 if DATABASE_STATEMENT_TIMEOUT_MS else 0,
+)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    # A dead network or host ends the connection within about 10 s of silence (TCP
+    # keepalives) or of unacknowledged data (tcp_user_timeout, milliseconds). Neither
+    # helps against a peer whose kernel still acknowledges: the client timeout does.
+    _options.setdefault("keepalives", 1)
+    _options.setdefault("keepalives_idle", 5)
+    _options.setdefault("keepalives_interval", 2)
+    _options.setdefault("keepalives_count", 3)
+    _options.setdefault("tcp_user_timeout", 10_000)
     if DATABASE_STATEMENT_TIMEOUT_MS:
         _options["options"] = f"-c statement_timeout={DATABASE_STATEMENT_TIMEOUT_MS}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -51,6 +51,11 @@ MONSTER_PROCESS_CACHE_MB = 0
 # rows are written before the answer. The write-behind has tests of its own that turn
 # it on (tests/test_audit_writer.py), and the servers the tests start run it as shipped.
 AUDIT_WRITE_BEHIND_MS = 0
+# The same, for the audit write's bound: the tests of frozen databases run gunicorn
+# with the shipped value. The suite's setup (creating databases on a busy server) is
+# not cut short by the client-side bound either; the tests of that bound lower it.
+AUDIT_WRITE_TIMEOUT_MS = 0
+DATABASE_CLIENT_TIMEOUT_MS = 0
 # Each readiness test sees its own dependencies' state, not a verdict kept from before.
 READINESS_TTL = 0
 # Generous Redis timeouts: the suite shares a busy machine, and the tests of timeouts
@@ -63,3 +68,4 @@ if "options" in DATABASES["default"].get("OPTIONS", {}):  # noqa: F405
     DATABASES["default"]["OPTIONS"]["options"] = "-c statement_timeout=60000"  # noqa: F405
 # On a machine this loaded, PostgreSQL itself can take over 2 s to accept a connection.
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 10  # noqa: F405
+DATABASE_CONNECT_TIMEOUT = 10  # the client-side bound on connecting, likewise

@@ -46,7 +46,8 @@ RENDERS = Histogram(
 )
 RENDER_FAILURES = Counter(
     "identidock_renderer_failures_total",
-    "Renderer calls that gave no monster, by kind (unavailable, timeout, bad_image, skipped).",
+    "Renderer calls that gave no monster, by kind (unavailable, timeout, bad_image, skipped, "
+    "busy: over RENDERER_MAX_WAITING).",
     ["kind"],
 )
 BREAKER_OPEN = Gauge(
@@ -68,7 +69,8 @@ RATE_LIMITED = Counter(
 AUDIT_ROWS = Counter(
     "identidock_audit_rows_total",
     "Audit rows by what became of them: written, queued (database down), replayed "
-    "(written from the queue), logged (database and Redis down).",
+    "(written from the queue), logged (database and Redis down), overflowed (queued "
+    "because the writer held AUDIT_MAX_WAITING_ROWS already).",
     ["outcome"],
 )
 AUDIT_ROWS_WAITING = Gauge(

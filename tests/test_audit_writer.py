@@ -157,3 +157,20 @@ def _healthy(address: str) -> bool:
         return requests.get(f"http://{address}/healthz", timeout=2).ok
     except requests.ConnectionError:
         return False
+
+
+def test_rows_beyond_the_most_a_writer_may_hold_go_to_the_durable_queue(
+    client, writer, settings, caplog
+):
+    settings.AUDIT_MAX_WAITING_ROWS = 2
+    with caplog.at_level("WARNING", logger="monsters.audit.writer"):
+        for n in range(4):
+            miss(client, f"guest {n}")
+    assert writer.pending() == 2
+    assert audit.queue_length() == 2  # the overflow: queued, not dropped
+    assert intents() == 2  # the queued rows' intents are forgotten, the held ones kept
+    warnings = [record for record in caplog.records if "its most" in record.getMessage()]
+    assert len(warnings) == 1  # once per change of state, not per row
+    writer.flush()
+    assert audit.flush_queue().written == 2
+    assert rows() == 4

@@ -14,10 +14,16 @@ between is replayed once it is ORPHAN_SECONDS old, so a dead process loses no ro
 insert with ON CONFLICT DO NOTHING on the event id, so writing a row twice leaves one
 row. When Redis is down too, the row is logged at error level with every field, the
 last place it can go.
+
+No write waits on PostgreSQL longer than AUDIT_WRITE_TIMEOUT_MS, whatever the server
+does (guards/database.py): a write that misses it opens the database's breaker and its
+rows are queued. The INSERT may still reach the table once the server answers again;
+the queue's replay skips event ids already written, so the row is written once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -30,13 +36,13 @@ import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.db import Error as DatabaseError  # InterfaceError too: a closed connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 
 from monsters.audit import flusher
-from monsters.guards.breaker import breaker_for
+from monsters.guards import database
 from monsters.metrics import AUDIT_ROWS
 from monsters.models import Generation
 
@@ -113,7 +119,8 @@ def _write_or_queue(generations: list[Generation], *, replayable: bool = False) 
     breaker = _database_breaker()
     if breaker.allow():
         try:
-            written = _insert(generations, replay=replayable)
+            with _write_deadline():
+                written = _insert(generations, replay=replayable)
         except DatabaseError as exc:
             breaker.failed()
             logger.info("Audit rows queued: the database failed (%s)", type(exc).__name__)
@@ -123,6 +130,21 @@ def _write_or_queue(generations: list[Generation], *, replayable: bool = False) 
             flusher.flush_if_rows_wait()
             return
     _enqueue(generations)
+
+
+def _write_deadline() -> contextlib.AbstractContextManager[None]:
+    timeout_ms = settings.AUDIT_WRITE_TIMEOUT_MS
+    return database.deadline(timeout_ms / 1000) if timeout_ms else contextlib.nullcontext()
+
+
+def queue(generations: list[Generation], *, intents: list[str] | None = None) -> None:
+    """Queue the rows durably without asking the database (or log them when Redis is
+    down too), then forget their `intents`: what a writer holding too many does."""
+    try:
+        _enqueue(generations)
+    finally:
+        if intents:
+            _forget_intents(intents)
 
 
 def _forget_intents(intents: list[str]) -> None:
@@ -297,10 +319,4 @@ def _queue_key() -> str:
 
 
 def _database_breaker() -> Any:
-    database = connection.settings_dict
-    where = f"{database.get('HOST') or 'local'}:{database.get('PORT') or ''}/{database['NAME']}"
-    return breaker_for(
-        f"audit database {where}",
-        failures_to_open=settings.BREAKER_FAILURES,
-        cool_down=settings.BREAKER_COOL_DOWN,
-    )
+    return database.database_breaker()

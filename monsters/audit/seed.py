@@ -22,6 +22,7 @@ from typing import TypeVar
 from django.db import connection, transaction
 from django.utils import timezone
 
+from monsters.guards import database
 from monsters.models import Generation
 
 MAX_ROWS = 20_000_000
@@ -131,7 +132,10 @@ def _copy_batch(cursor, batch: list[tuple]) -> None:
         writer.writerow([*row[:-1], row[-1].isoformat()])
     buffer.seek(0)
     table = connection.ops.quote_name(Generation._meta.db_table)
-    cursor.copy_expert(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    with database.unbounded():  # COPY cannot run under the wait callback
+        cursor.copy_expert(
+            f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)", buffer
+        )
 
 
 def seed_generations(

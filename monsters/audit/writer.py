@@ -14,6 +14,13 @@ A process that exits normally writes what it holds first (atexit: gunicorn's wor
 leave by `sys.exit`); a killed one leaves intents behind, replayed as before. Rows
 without an intent (a local-memory cache, or Redis unreachable) are written at once, and
 so is every row when AUDIT_WRITE_BEHIND_MS is 0.
+
+A batch's write waits on PostgreSQL at most AUDIT_WRITE_TIMEOUT_MS, then its rows go
+to the durable queue and the database's breaker opens (record.py, guards/database.py),
+so a frozen server never holds the writer. The rows waiting meanwhile are bounded too:
+beyond AUDIT_MAX_WAITING_ROWS a row is queued durably in the adding thread instead,
+counted (identidock_audit_rows_total{outcome="overflowed"}), and a warning is logged
+when the writer starts and when it stops turning rows away.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from monsters.audit import record as audit
-from monsters.metrics import AUDIT_ROWS_WAITING
+from monsters.metrics import AUDIT_ROWS, AUDIT_ROWS_WAITING
 from monsters.models import Generation
 
 logger = logging.getLogger(__name__)
@@ -50,10 +57,16 @@ class Batcher:
     """
 
     def __init__(
-        self, *, size: int = WRITE_BATCH, delay: Callable[[], float] | None = None
+        self,
+        *,
+        size: int = WRITE_BATCH,
+        delay: Callable[[], float] | None = None,
+        most_waiting: Callable[[], int] | None = None,
     ) -> None:
         self.size = size
         self._delay = delay
+        self._most_waiting = most_waiting  # None: the caller writes, so rows cannot pile up
+        self._overflowing = False
         self._pending: list[tuple[Generation, str | None]] = []
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -61,6 +74,10 @@ class Batcher:
         self._first_at = 0.0  # time.monotonic() of the oldest row waiting
 
     def add(self, generation: Generation, intent: str | None = None) -> None:
+        if self._over_bound():
+            AUDIT_ROWS.labels("overflowed").inc()
+            audit.queue([generation], intents=[intent] if intent else None)
+            return
         with self._changed:
             first = not self._pending
             if first:
@@ -77,6 +94,23 @@ class Batcher:
             # Wake the thread for a new batch's clock, or a full batch; not for every row.
             if first or len(self._pending) >= self.size:
                 self._changed.notify()
+
+    def _over_bound(self) -> bool:
+        """Whether as many rows wait as allowed; logs each change of that, once."""
+        if self._most_waiting is None:
+            return False
+        most = self._most_waiting()
+        with self._changed:
+            full = len(self._pending) >= most
+            changed, self._overflowing = full != self._overflowing, full
+        if changed and full:
+            logger.warning(
+                "Audit writer holds %d rows, its most: further rows go to the durable queue",
+                most,
+            )
+        elif changed:
+            logger.warning("Audit writer holds fewer than %d rows again: batching resumes", most)
+        return full
 
     def pending(self) -> int:
         with self._changed:
@@ -144,6 +178,10 @@ def _write_behind_seconds() -> float:
     return float(settings.AUDIT_WRITE_BEHIND_MS) / 1000
 
 
+def _most_waiting() -> int:
+    return int(settings.AUDIT_MAX_WAITING_ROWS)
+
+
 _writer: Batcher | None = None
 _writer_lock = threading.Lock()
 
@@ -153,7 +191,7 @@ def writer() -> Batcher:
     global _writer
     with _writer_lock:
         if _writer is None:
-            _writer = Batcher(delay=_write_behind_seconds)
+            _writer = Batcher(delay=_write_behind_seconds, most_waiting=_most_waiting)
             atexit.register(_writer.flush)
         return _writer
 

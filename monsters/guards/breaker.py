@@ -82,6 +82,18 @@ class Breaker:
                 self.cool_down,
             )
 
+    def trip(self) -> None:
+        """Open now, whatever the count: one failure that says as much as several (a
+        deadline missed on a database that does not answer)."""
+        with self._lock:
+            self.failures_in_a_row = max(self.failures_in_a_row, self.failures_to_open - 1)
+        self.failed()
+
+    def refusing(self) -> bool:
+        """Open and still cooling down: what `allow()` would refuse, asked without
+        taking the half-open probe's turn."""
+        return self.state == OPEN and time.monotonic() - self.opened_at < self.cool_down
+
     def retry_after(self) -> float:
         """Seconds until the next probe may go through (0 when closed)."""
         with self._lock:

@@ -15,6 +15,7 @@ SVG (`FormatUnavailable`): we cannot draw another renderer's monsters.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -31,7 +32,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 import renderer
-from monsters.guards.breaker import breaker_for
+from monsters.guards.breaker import Breaker, breaker_for
 from monsters.images import formats
 from monsters.metrics import RENDER_FAILURES, RENDERS
 from monsters.per_settings import per_settings
@@ -46,6 +47,7 @@ OUR_ART_REVISION = f"identidock-r{renderer.RENDERER_VERSION}"
 CONNECT_RETRIES = 2
 RETRY_BACKOFF_SECONDS = 0.05
 POOL_SIZE = 32
+SLOT_WAIT_SECONDS = 0.05  # a request over the bulkhead's limit waits this for a slot
 
 
 class SourceError(Exception):
@@ -74,6 +76,13 @@ class RendererSkipped(SourceUnavailable):
     def __init__(self, retry_after: float) -> None:
         super().__init__("renderer is down; not asking it again for a moment")
         self.retry_after = retry_after
+
+
+class RendererBusy(SourceUnavailable):
+    """Not asked: RENDERER_MAX_WAITING requests of this process wait on it already."""
+
+    def __init__(self) -> None:
+        super().__init__("renderer is busy; please try again shortly")
 
 
 class Source(Protocol):
@@ -256,7 +265,9 @@ class DnmonsterSource:
             raise SourceUnavailable(f"renderer broke off ({exc.__class__.__name__})") from exc
 
 
-def fetch_image(source: Source, name_hash: str, size: int, fmt: str = formats.PNG) -> bytes:
+def fetch_image(
+    source: Source, name_hash: str, size: int, fmt: str = formats.PNG, *, bulkhead: bool = True
+) -> bytes:
     """A checked image in `fmt` from `source`, behind its breaker: after repeated
     refusals or timeouts the renderer is not asked (RendererSkipped, at once) until a
     probe finds it back. A bad answer shows it is up: it does not count. Ask
@@ -266,6 +277,30 @@ def fetch_image(source: Source, name_hash: str, size: int, fmt: str = formats.PN
         failures_to_open=settings.BREAKER_FAILURES,
         cool_down=settings.BREAKER_COOL_DOWN,
     )
+    # Drawing here is work, not a wait; the warmer's threads are bounded by its own
+    # concurrency and serve no request (`bulkhead=False`).
+    if not bulkhead or source.address == BuiltinSource().address:
+        return _fetch_checked(source, breaker, name_hash, size, fmt)
+    slots = _bulkhead(source.address, settings.RENDERER_MAX_WAITING)
+    # A healthy renderer frees a slot within a render's time: wait that long for one,
+    # not longer, so a renderer that stopped answering costs a request this and no more.
+    # Taken before the breaker is asked, so a refused request never holds its probe.
+    if not slots.acquire(timeout=SLOT_WAIT_SECONDS):
+        RENDER_FAILURES.labels("busy").inc()
+        raise RendererBusy()
+    try:
+        return _fetch_checked(source, breaker, name_hash, size, fmt)
+    finally:
+        slots.release()
+
+
+@functools.cache
+def _bulkhead(address: str, most: int) -> threading.BoundedSemaphore:
+    """The slots of this process's requests that may wait on the renderer at `address`."""
+    return threading.BoundedSemaphore(most)
+
+
+def _fetch_checked(source: Source, breaker: Breaker, name_hash: str, size: int, fmt: str) -> bytes:
     if not breaker.allow():
         RENDER_FAILURES.labels("skipped").inc()
         raise RendererSkipped(retry_after=breaker.retry_after())

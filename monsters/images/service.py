@@ -216,7 +216,13 @@ def _generate(
     """
     source = sources.get_source().for_format(address.fmt)
     started = time.perf_counter()
-    image = sources.fetch_image(source, address.name_hash, address.size, address.fmt)
+    image = sources.fetch_image(
+        source,
+        address.name_hash,
+        address.size,
+        address.fmt,
+        bulkhead=origin == Generation.Origin.WEB,  # the threads that answer requests
+    )
     render_ms = (time.perf_counter() - started) * 1000
     generation = audit_log.new_generation(
         name_hash=address.name_hash,
