@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 # The embedded defaults need only a secret key; make one per checkout, kept under var/.
-LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}"
+# A monster's page shares absolute URLs: they name the address `make run` serves at.
+LOCAL_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret_key)}" \
+	PUBLIC_BASE_URL="$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}"
 
 .PHONY: run stack cluster test lint format bench failover observe migrations-check k8s-check contact-sheet screenshots brand-icons clean
 

@@ -209,13 +209,21 @@ def test_interpolation_follows_compose(text, variables, expected):
 def test_make_stack_keeps_a_salt_of_its_own_not_the_public_one(monkeypatch, tmp_path):
     monkeypatch.setattr(stack_main, "ROOT", tmp_path)
     monkeypatch.delenv("IDENTIDOCK_SALT", raising=False)
-    salt = stack_main.local_variables()["IDENTIDOCK_SALT"]
+    salt = stack_main.local_variables(5000)["IDENTIDOCK_SALT"]
     assert len(salt) >= 32
     assert salt != "UNIQUE_SALT"
     assert (tmp_path / "var" / "identidock_salt").stat().st_mode & 0o077 == 0
-    assert stack_main.local_variables()["IDENTIDOCK_SALT"] == salt  # the same every run
+    assert stack_main.local_variables(5000)["IDENTIDOCK_SALT"] == salt  # the same every run
     monkeypatch.setenv("IDENTIDOCK_SALT", "the operator's own")
-    assert stack_main.local_variables()["IDENTIDOCK_SALT"] == "the operator's own"
+    assert stack_main.local_variables(5000)["IDENTIDOCK_SALT"] == "the operator's own"
+
+
+def test_make_stack_shares_urls_of_the_address_it_serves_at(monkeypatch, tmp_path):
+    monkeypatch.setattr(stack_main, "ROOT", tmp_path)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    assert stack_main.local_variables(5123)["PUBLIC_BASE_URL"] == "http://127.0.0.1:5123"
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://monsters.example")
+    assert stack_main.local_variables(5123)["PUBLIC_BASE_URL"] == "https://monsters.example"
 
 
 def test_interpolation_refuses_a_missing_required_variable_with_its_message():

@@ -31,9 +31,11 @@ def kept_secret(path: Path, *, size: int) -> str:
     return path.read_text().strip()
 
 
-def local_variables() -> dict[str, str]:
+def local_variables(port: int) -> dict[str, str]:
     """The caller's environment, plus what compose would need from a `.env` file."""
     variables = dict(os.environ)
+    # The address people reach the proxy at: a monster's page shares absolute URLs.
+    variables.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     if not variables.get("SECRET_KEY"):
         variables["SECRET_KEY"] = kept_secret(ROOT / "var" / "secret_key", size=50)
     # A salt of this checkout's own: the start script's `check --deploy` refuses the
@@ -75,7 +77,7 @@ def main() -> int:
     stack = Stack(
         database_url=database_url,
         redis_url=os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
-        variables=local_variables(),
+        variables=local_variables(args.port),
         port=args.port,
         replicas=args.replicas,
     )
