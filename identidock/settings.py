@@ -17,6 +17,8 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from identidock import env
+from identidock.cache_config import monster_cache
+from identidock.log_config import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -237,48 +239,16 @@ if REDIS_URL and REDIS_SENTINELS:
         "REDIS_URL and REDIS_SENTINELS are both set: leave REDIS_URL empty to find Redis"
         " through Sentinel, or REDIS_SENTINELS empty to use the one server at REDIS_URL."
     )
-if REDIS_URL or REDIS_SENTINELS:
-    _redis_options: dict[str, object] = {
-        "CLIENT_CLASS": "django_redis.client.DefaultClient",
-        "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
-        "SOCKET_TIMEOUT": REDIS_TIMEOUT,
-    }
-    if REDIS_SENTINELS:
-        # django-redis's Sentinel client: writes go to the primary the sentinels name,
-        # reads to a replica (the primary when none is up); after a failover both pools
-        # ask the sentinels again. The factory is this cache's own option rather than
-        # DJANGO_REDIS_CONNECTION_FACTORY, which would apply to every django-redis cache.
-        _redis_options |= {
-            "CLIENT_CLASS": "django_redis.client.SentinelClient",
-            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
-            "SENTINELS": REDIS_SENTINELS,
-            # Asking the sentinels is bounded by the same timeouts as Redis itself.
-            "SENTINEL_KWARGS": {
-                "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
-                "socket_timeout": REDIS_TIMEOUT,
-            },
-        }
-    _monster_cache: dict[str, Any] = {
-        "BACKEND": "django_redis.cache.RedisCache",
-        # With Sentinel the host part names the master (the service), not a machine.
-        "LOCATION": REDIS_URL or f"redis://{REDIS_SENTINEL_SERVICE}/0",
-        "TIMEOUT": None,  # no expiry: Redis evicts least-recently-used entries
-        "KEY_PREFIX": CACHE_KEY_PREFIX,
-        "KEY_FUNCTION": "monsters.guards.cache.make_key",
-        "OPTIONS": _redis_options,
-    }
-else:
-    _monster_cache = {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "identidock-monsters",
-        "TIMEOUT": None,
-        "KEY_PREFIX": CACHE_KEY_PREFIX,
-        "KEY_FUNCTION": "monsters.guards.cache.make_key",
-        "OPTIONS": {"MAX_ENTRIES": 10_000},
-    }
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "monsters": _monster_cache,
+    "monsters": monster_cache(
+        redis_url=REDIS_URL,
+        sentinels=REDIS_SENTINELS,
+        sentinel_service=REDIS_SENTINEL_SERVICE,
+        connect_timeout=REDIS_CONNECT_TIMEOUT,
+        timeout=REDIS_TIMEOUT,
+        key_prefix=CACHE_KEY_PREFIX,
+    ),
 }
 
 # The renderer: a dnmonster-compatible HTTP service, or the built-in one when unset.
@@ -363,47 +333,8 @@ CSRF_FAILURE_VIEW = "monsters.web.errors.csrf_failure"
 LOG_FORMAT = _env_str("LOG_FORMAT", "plain")
 if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "monsters.web.request_context.RequestIdFilter"},
-        "not_an_expected_outage": {
-            "()": "django.utils.log.CallbackFilter",
-            "callback": "ext://monsters.web.log_filters.not_an_expected_outage",
-        },
-        "refused_hosts": {
-            "()": "monsters.web.log_filters.RefusedHosts",
-            "interval": _env_float("REFUSED_HOST_LOG_SECONDS", 60.0, unit="seconds"),
-        },
-    },
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
-        },
-    },
-    "root": {"handlers": ["console"], "level": "WARNING"},
-    "loggers": {
-        "django.request": {"filters": ["not_an_expected_outage"]},
-        # A Host outside ALLOWED_HOSTS: one short line a minute, not a traceback each.
-        "django.security.DisallowedHost": {"filters": ["refused_hosts"]},
-        # Its "Retrying ..." line per connection retry to a dead renderer repeats what
-        # the renderer's breaker says once.
-        "urllib3.connectionpool": {"level": "ERROR"},
-        "monsters": {
-            "handlers": ["console"],
-            "level": _env_str("LOG_LEVEL", "INFO"),
-            "propagate": False,
-        },
-    },
-}
+LOGGING = logging_config(
+    log_format=LOG_FORMAT,
+    level=_env_str("LOG_LEVEL", "INFO"),
+    refused_host_interval=_env_float("REFUSED_HOST_LOG_SECONDS", 60.0, unit="seconds"),
+)
