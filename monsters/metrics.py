@@ -69,7 +69,8 @@ RATE_LIMITED = Counter(
 AUDIT_ROWS = Counter(
     "identidock_audit_rows_total",
     "Audit rows by what became of them: written, queued (database down), replayed "
-    "(written from the queue), logged (database and Redis down), overflowed (queued "
+    "(written from the queue), held (database and Redis down: kept in the process's "
+    "memory and retried), logged (held no more: too many, or at exit), overflowed (queued "
     "because the writer held AUDIT_MAX_WAITING_ROWS already).",
     ["outcome"],
 )

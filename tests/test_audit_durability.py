@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_redis import get_redis_connection
 
-from monsters.audit import flusher
+from monsters.audit import flusher, held
 from monsters.audit import record as audit
 from monsters.images import identity, keys
 from monsters.models import Generation
@@ -124,7 +124,7 @@ def test_a_queued_row_keeps_its_format_and_one_queued_before_formats_is_a_png(
     old = audit.new_generation(
         name_hash="c" * 64, size=80, source="dnmonster", origin="web", png_bytes=1, render_ms=1.0
     )
-    fields = {name: value for name, value in audit._to_fields(old).items() if name != "format"}
+    fields = {name: value for name, value in audit.to_fields(old).items() if name != "format"}
     get_redis_connection("monsters").xadd(audit._queue_key(), fields)
     flush()
     formats = dict(Generation.objects.values_list("name_hash", "format"))
@@ -157,7 +157,7 @@ def test_rows_queued_by_a_process_that_is_gone_are_written_once_a_row_goes_throu
         for n in range(5)
     ]
     for generation in left_behind:
-        audit._redis().xadd(audit._queue_key(), audit._to_fields(generation))
+        audit._redis().xadd(audit._queue_key(), audit.to_fields(generation))
     monkeypatch.setattr(flusher, "_last_queue_check", 0.0)  # a process that has not looked yet
     audit.record(
         [
@@ -190,7 +190,7 @@ def test_a_flusher_that_died_holding_the_lock_holds_up_flush_audit_only_briefly(
         generation = audit.new_generation(
             name_hash=f"{n:064x}", size=80, source="builtin", origin="web", png_bytes=1, render_ms=1
         )
-        client.xadd(audit._queue_key(), audit._to_fields(generation))
+        client.xadd(audit._queue_key(), audit.to_fields(generation))
     assert "wrote 3 queued audit rows" in flush()
     assert rows() == 3
 
@@ -236,9 +236,26 @@ def test_flush_audit_says_so_when_the_database_still_refuses(
     assert rows() == 1
 
 
-def test_with_redis_down_too_the_row_is_logged_with_every_field(
+def test_with_redis_down_too_the_row_waits_in_memory_until_the_database_is_back(
     client, renderer_server, database, settings, caplog
 ):
+    point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
+    database.point_at(free_port())
+    moby = identity.hash_name("Moby Dock")
+    assert client.get(f"/monster/{moby}", {"size": 120}).status_code == HTTPStatus.OK
+    assert held.count() == 1
+    assert not [r for r in caplog.records if r.levelno == logging.ERROR]
+    database.restore()
+    settings.BREAKER_COOL_DOWN = 0  # the database's breaker lets the retry through
+    held.retry()  # what the process's flusher does every RETRY_SECONDS
+    assert held.count() == 0
+    assert list(Generation.objects.values_list("name_hash", "size")) == [(moby, 120)]
+
+
+def test_with_redis_down_too_a_row_that_cannot_be_kept_is_logged_with_every_field(
+    client, renderer_server, database, settings, caplog
+):
+    settings.AUDIT_MAX_WAITING_ROWS = 0
     point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
     database.point_at(free_port())
     moby = identity.hash_name("Moby Dock")

@@ -12,7 +12,7 @@ import redis
 from django.db import Error as DatabaseError
 from django.db import connection
 
-from monsters.audit import record
+from monsters.audit import held, record
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def _flush_until_empty() -> None:
     stop = threading.Event()
     try:
         while not stop.wait(record.RETRY_SECONDS):
+            held.retry()  # rows neither PostgreSQL nor Redis could take until now
             try:
                 report = record.flush_when_allowed()
             except (DatabaseError, redis.RedisError, OSError) as exc:  # still down: retry
@@ -63,7 +64,7 @@ def _flush_until_empty() -> None:
                 continue
             if report.written:
                 logger.warning("Audit queue: %d queued rows written", report.written)
-            if not report.left and not record.orphan_count():
+            if not report.left and not record.orphan_count() and not held.count():
                 return
     finally:
         connection.close()  # this thread's own database connection

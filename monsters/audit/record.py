@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import logging
 import time
 import uuid
@@ -41,7 +40,7 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 
-from monsters.audit import flusher
+from monsters.audit import flusher, held
 from monsters.guards import database
 from monsters.metrics import AUDIT_ROWS
 from monsters.models import Generation
@@ -97,7 +96,7 @@ def new_generation(
 def intent_of(generation: Generation) -> tuple[str, dict[str, str]]:
     """The stream and fields of a row about to be written: stored with its image in one
     atomic step (cache.add_with_intent), deleted once the row is written or queued."""
-    return INTENTS_NAME, _to_fields(generation)
+    return INTENTS_NAME, to_fields(generation)
 
 
 def record(
@@ -109,13 +108,13 @@ def record(
     `replayable`: a flusher may have written some of them already from their intents
     (rows written behind, audit_writer.py): those are skipped, not an error."""
     try:
-        _write_or_queue(generations, replayable=replayable)
+        write_or_queue(generations, replayable=replayable)
     finally:
         if intents:
             _forget_intents(intents)
 
 
-def _write_or_queue(generations: list[Generation], *, replayable: bool = False) -> None:
+def write_or_queue(generations: list[Generation], *, replayable: bool = False) -> None:
     breaker = _database_breaker()
     if breaker.allow():
         try:
@@ -265,7 +264,7 @@ def _enqueue(generations: list[Generation]) -> None:
         try:
             pipeline = client.pipeline(transaction=False)
             for generation in generations:
-                pipeline.xadd(_queue_key(), _to_fields(generation))
+                pipeline.xadd(_queue_key(), to_fields(generation))
             pipeline.execute()
         except (redis.RedisError, OSError) as exc:  # the log below is the last resort
             logger.debug("Audit queue unavailable: %s", exc)
@@ -273,12 +272,10 @@ def _enqueue(generations: list[Generation]) -> None:
             AUDIT_ROWS.labels("queued").inc(len(generations))
             flusher.start()
             return
-    AUDIT_ROWS.labels("logged").inc(len(generations))
-    for generation in generations:
-        logger.error("Audit row not written, keep it: %s", json.dumps(_to_fields(generation)))
+    held.keep(generations)  # Redis is down too: this process's memory, then the log
 
 
-def _to_fields(generation: Generation) -> dict[str, str]:
+def to_fields(generation: Generation) -> dict[str, str]:
     fields = {name: str(getattr(generation, name)) for name in FIELDS}
     fields["created_at"] = generation.created_at.isoformat()
     return fields
