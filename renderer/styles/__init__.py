@@ -55,4 +55,8 @@ def draw(style: str, seed: str, size: int, fmt: str = "png") -> bytes:
     return chosen.drawer(fmt)(seed, size)
 
 
-register(Style(MONSTER, RENDERER_VERSION, png=render, svg=render_svg, webp=render_webp))
+# RENDERER_VERSION is a string for the web app's keys; a style's version is a number.
+register(Style(MONSTER, int(RENDERER_VERSION), png=render, svg=render_svg, webp=render_webp))
+
+# Each further style registers itself when its module is imported.
+from renderer.styles import identicon  # noqa: E402, F401
