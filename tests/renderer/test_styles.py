@@ -14,8 +14,8 @@ import renderer
 from renderer import styles
 from tests.renderer.svg_raster import rasterise
 
-GRID_STYLES = ["identicon"]
-SEEDED = ["identicon"]  # styles whose picture depends on the seed
+GRID_STYLES = ["identicon", "retro"]
+SEEDED = ["identicon", "retro"]  # styles whose picture depends on the seed
 FORMATS = ("png", "svg", "webp")
 SIZES = [1, 16, 80, 512, 1024]
 SEED = hashlib.sha256(b"UNIQUE_SALTJoe Bloggs").hexdigest()
@@ -143,3 +143,28 @@ def test_the_identicon_keeps_half_a_cell_of_margin_and_whole_pixel_cells_at_16_p
 
 def test_the_monsters_version_is_the_renderers_as_a_number():
     assert styles.STYLES["monster"].version == int(renderer.RENDERER_VERSION)
+
+
+# --- retro -------------------------------------------------------------------------------
+
+
+def test_the_retro_robot_is_one_pixel_a_cell_at_16_px():
+    from renderer.styles import retro
+
+    for n in range(10):
+        picture = retro.picture(seed(n))
+        image = rgba("retro", seed(n), 16)
+        expected = bytes(channel for role in picture.cells for channel in picture.colours[role])
+        assert image.tobytes() == expected
+
+
+@pytest.mark.parametrize("size", [16, 32, 40, 80, 100, 256])
+def test_the_retro_robot_is_symmetric_and_stands_on_the_bottom_edge(size):
+    for n in range(10):
+        image = rgba("retro", seed(n), size)
+        if (size - 16 * (size // 16)) % 2 == 0:
+            assert image.tobytes() == image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).tobytes()
+        tile = image.getpixel((0, 0))
+        # The shoulders fill the bottom row's middle: a bust, not a figure on a floor.
+        assert image.getpixel((size // 2, size - 1)) != tile
+        assert len(image.getcolors() or []) >= 6
