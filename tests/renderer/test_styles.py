@@ -14,7 +14,7 @@ import renderer
 from renderer import styles
 from tests.renderer.svg_raster import rasterise
 
-GRID_STYLES = ["identicon", "retro"]
+GRID_STYLES = ["identicon", "retro", "mp"]
 SEEDED = ["identicon", "retro"]  # styles whose picture depends on the seed
 FORMATS = ("png", "svg", "webp")
 SIZES = [1, 16, 80, 512, 1024]
@@ -168,3 +168,31 @@ def test_the_retro_robot_is_symmetric_and_stands_on_the_bottom_edge(size):
         # The shoulders fill the bottom row's middle: a bust, not a figure on a floor.
         assert image.getpixel((size // 2, size - 1)) != tile
         assert len(image.getcolors() or []) >= 6
+
+
+# --- mp ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_mystery_person_is_one_picture_whatever_the_seed(fmt):
+    for size in (16, 80):
+        pictures = {styles.draw("mp", seed, size, fmt) for seed in ("", "a", SEED, seed(1))}
+        assert len(pictures) == 1
+
+
+@pytest.mark.parametrize("size", [8, 16, 20, 33, 64, 65, 80, 128, 512, 1024])
+def test_the_mystery_person_is_grey_on_grey_symmetric_and_fills_the_canvas(size):
+    image = rgba("mp", SEED, size)
+    colours = image.getcolors()
+    assert colours is not None and len(colours) == 2
+    assert all(max(r, g, b) - min(r, g, b) < 24 for _, (r, g, b, _) in colours)  # greys
+    background = image.getpixel((0, 0))
+    figure = image.getpixel((size // 2, size - 1))
+    assert figure != background  # the shoulders stand on the bottom edge
+    head = image.getpixel((size // 2, size * 2 // 5))
+    assert head == figure
+    # The figure takes most of the canvas's width at every size (no shrunken picture).
+    bottom_row = [image.getpixel((x, size - 1)) for x in range(size)]
+    assert bottom_row.count(figure) >= size * 0.7
+    if (size - size // -(-size // 64) * -(-size // 64)) % 2 == 0:
+        assert image.tobytes() == image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).tobytes()
