@@ -59,4 +59,4 @@ def draw(style: str, seed: str, size: int, fmt: str = "png") -> bytes:
 register(Style(MONSTER, int(RENDERER_VERSION), png=render, svg=render_svg, webp=render_webp))
 
 # Each further style registers itself when its module is imported.
-from renderer.styles import identicon, mp, retro  # noqa: E402, F401
+from renderer.styles import blank, identicon, mp, retro  # noqa: E402, F401

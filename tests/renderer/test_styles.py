@@ -14,7 +14,7 @@ import renderer
 from renderer import styles
 from tests.renderer.svg_raster import rasterise
 
-GRID_STYLES = ["identicon", "retro", "mp"]
+GRID_STYLES = ["identicon", "retro", "mp", "blank"]
 SEEDED = ["identicon", "retro"]  # styles whose picture depends on the seed
 FORMATS = ("png", "svg", "webp")
 SIZES = [1, 16, 80, 512, 1024]
@@ -196,3 +196,26 @@ def test_the_mystery_person_is_grey_on_grey_symmetric_and_fills_the_canvas(size)
     assert bottom_row.count(figure) >= size * 0.7
     if (size - size // -(-size // 64) * -(-size // 64)) % 2 == 0:
         assert image.tobytes() == image.transpose(Image.Transpose.FLIP_LEFT_RIGHT).tobytes()
+
+
+# --- blank -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("size", SIZES)
+def test_blank_is_fully_transparent_in_every_format(size, fmt):
+    image = rgba("blank", SEED, size, fmt)
+    assert image.size == (size, size)
+    assert image.getextrema()[3] == (0, 0)
+
+
+def test_blank_svg_is_empty_but_for_its_size():
+    root = ElementTree.fromstring(styles.draw("blank", SEED, 80, "svg"))
+    assert len(root) == 0
+    assert (root.get("width"), root.get("height")) == ("80", "80")
+
+
+def test_blank_png_is_a_palette_png_with_alpha():
+    with Image.open(io.BytesIO(styles.draw("blank", "a", 512))) as image:
+        assert image.mode == "P" and "transparency" in image.info
+    assert styles.draw("blank", "a", 512) == styles.draw("blank", "b", 512)
