@@ -6,7 +6,9 @@ bytes), plus a version that is part of the art's revision: bump it when the styl
 pictures change, so caches keyed by the revision never serve the old art. Adding a
 style touches its own module and one `register()` call, nothing else.
 
-The monster (dnmonster-compatible, `art.py`, `svg.py`, `webp.py`) is the default.
+The monster (dnmonster-compatible, `art.py`, `svg.py`, `webp.py`) is the default. The
+others are drawn on a grid of cells by `pixels.py`, at sizes 1 to MAX_SIZE: `identicon`,
+`retro`, `mp` (one picture for every seed) and `blank` (docs/styles.md).
 """
 
 from __future__ import annotations
