@@ -6,7 +6,9 @@ bytes), plus a version that is part of the art's revision: bump it when the styl
 pictures change, so caches keyed by the revision never serve the old art. Adding a
 style touches its own module and one `register()` call, nothing else.
 
-The monster (dnmonster-compatible, `art.py`, `svg.py`, `webp.py`) is the default.
+The monster (dnmonster-compatible, `art.py`, `svg.py`, `webp.py`) is the default. The
+others are drawn on a grid of cells by `pixels.py`, at sizes 1 to MAX_SIZE: `identicon`,
+`retro`, `mp` (one picture for every seed) and `blank` (docs/styles.md).
 """
 
 from __future__ import annotations
@@ -55,4 +57,8 @@ def draw(style: str, seed: str, size: int, fmt: str = "png") -> bytes:
     return chosen.drawer(fmt)(seed, size)
 
 
-register(Style(MONSTER, RENDERER_VERSION, png=render, svg=render_svg, webp=render_webp))
+# RENDERER_VERSION is a string for the web app's keys; a style's version is a number.
+register(Style(MONSTER, int(RENDERER_VERSION), png=render, svg=render_svg, webp=render_webp))
+
+# Each further style registers itself when its module is imported.
+from renderer.styles import blank, identicon, mp, retro  # noqa: E402, F401
