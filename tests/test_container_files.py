@@ -730,16 +730,26 @@ def _gunicorn_default(name: str) -> int:
 @pytest.fixture
 def site() -> dict[str, list[Directive]]:
     """The template as the nginx image renders it with the compose service's variables:
-    the upstream block, the server block and its one location that proxies (the other
-    answers nginx's own errors)."""
+    the upstream block, the public server block (the other one is nginx's status, on
+    the loopback), what holds in its `location /` (the server's proxy settings, then the
+    location's own) and in its image location, which keeps answers."""
     rendered = proxy.render(proxy.TEMPLATE.read_text(), _environment("proxy"))
     directives = _parse_nginx(rendered)
-    server = _one(directives, "server").block
+    (public,) = [
+        d
+        for d in directives
+        if d.name == "server" and "default_server" in _one(d.block, "listen").args
+    ]
+    server = public.block
+    shared = [d for d in server if d.name.startswith("proxy_")]
     (proxied,) = [d for d in server if d.name == "location" and d.args == ["/"]]
+    (images,) = [d for d in server if d.name == "location" and d.args[0] == "~"]
     return {
+        "http": directives,
         "upstream": _one(directives, "upstream").block,
         "server": server,
-        "location": proxied.block,
+        "location": shared + proxied.block,
+        "images": shared + images.block,
     }
 
 
@@ -862,6 +872,41 @@ def test_proxy_passes_the_client_address_scheme_host_and_a_request_id(site):
         ),
     }
     assert _one(site["location"], "add_header").args == ["X-Request-ID", "$request_id", "always"]
+
+
+def test_proxy_keeps_images_only_as_the_app_says_and_nothing_else(site):
+    images = {directive.name: directive.args for directive in site["images"]}
+    assert images["proxy_cache"] == ["identidock_images"]
+    # The app's Cache-Control decides how long; no fallback that would keep an answer
+    # the app did not mark (tests/test_proxy_cache.py shows what is kept).
+    assert "proxy_cache_valid" not in images
+    assert "$request_uri" in images["proxy_cache_key"][0]  # v, size and the rest
+    assert images["proxy_cache_lock"] == ["on"]
+    assert images["proxy_cache_revalidate"] == ["on"]
+    assert "proxy_ignore_headers" not in images  # Set-Cookie, private, no-store: obeyed
+    # Every other answer, /admin/ and the pages, is never looked up nor kept.
+    assert not any(d.name.startswith("proxy_cache") for d in site["location"])
+    (images_location,) = [d for d in site["server"] if d.name == "location" and d.args[0] == "~"]
+    assert images_location.args == ["~", "^/(monster|avatar)/"]
+
+
+def test_proxy_cache_lives_in_a_tmpfs_sized_above_its_limit():
+    environment = _environment("proxy")
+    cache_path = environment["PROXY_CACHE_PATH"]
+    (tmpfs,) = _service("proxy")["tmpfs"]
+    target, _, options = compose.interpolate(tmpfs, {}).partition(":")
+    assert target == cache_path
+    size = dict(option.partition("=")[::2] for option in options.split(","))["size"]
+    assert _bytes(size) > _bytes(environment["PROXY_CACHE_SIZE"])
+    assert "proxy_cache_path" in proxy.render(proxy.TEMPLATE.read_text(), environment)
+
+
+def test_proxy_status_is_on_the_containers_loopback_only(site):
+    servers = [d.block for d in site["http"] if d.name == "server"]
+    (status,) = [s for s in servers if "default_server" not in _one(s, "listen").args]
+    assert _one(status, "listen").args[0].startswith("127.0.0.1:")
+    locations = {tuple(d.args): d.block for d in status if d.name == "location"}
+    assert _one(locations[("=", "/nginx_status")], "stub_status").args == []
 
 
 def test_gunicorn_believes_forwarded_headers_from_the_proxys_address_only():

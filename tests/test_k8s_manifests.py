@@ -612,6 +612,7 @@ def test_nginx_accepts_the_proxy_configuration(rendered, tmp_path):
     conf = _nginx_conf(rendered["prod"])
     conf = conf.replace("server identidock:5000;", "server 127.0.0.1:5000;")
     conf = conf.replace(f"{POD_TMP}/", f"{tmp_path}/")
+    conf = conf.replace(PROXY_IMAGE_CACHE, f"{tmp_path}/image_cache")
     (tmp_path / "nginx.conf").write_text(conf)
     result = subprocess.run(
         [_nginx(), "-t", "-p", f"{tmp_path}/", "-c", str(tmp_path / "nginx.conf")],
@@ -620,6 +621,45 @@ def test_nginx_accepts_the_proxy_configuration(rendered, tmp_path):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+PROXY_IMAGE_CACHE = "/var/cache/nginx/identidock"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_proxy_keeps_images_in_a_memory_emptydir_sized_above_the_caches_limit(rendered, overlay):
+    resources = rendered[overlay]
+    conf = _nginx_conf(resources)
+    cache_path = re.search(r"proxy_cache_path (\S+) .*?max_size=(\d+)m", conf, re.DOTALL)
+    assert cache_path, "the proxy keeps no cache"
+    assert cache_path[1] == PROXY_IMAGE_CACHE
+    pod_spec = _pod_template(_one(resources, "Deployment", "proxy"))["spec"]
+    (container,) = pod_spec["containers"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == PROXY_IMAGE_CACHE]
+    (volume,) = [v for v in pod_spec["volumes"] if v["name"] == mount["name"]]
+    assert volume["emptyDir"]["medium"] == "Memory"
+    size_limit = int(volume["emptyDir"]["sizeLimit"].removesuffix("Mi"))
+    memory_limit = int(container["resources"]["limits"]["memory"].removesuffix("Mi"))
+    assert int(cache_path[2]) < size_limit < memory_limit
+
+
+def test_proxy_caches_images_only_with_the_same_rules_as_compose(rendered):
+    conf = _nginx_conf(rendered["prod"])
+    template = (ROOT / "docker" / "nginx" / "templates" / "default.conf.template").read_text()
+    # The image location and the maps that decide what is kept, word for word.
+    location = re.compile(r"location ~ \^/\(monster\|avatar\)/ \{.*?\n\s*\}", re.DOTALL)
+    maps = re.compile(r"map \S+ \$identidock_(?!error)\w+ \{.*?\n\s*\}", re.DOTALL)
+
+    def words(found: list[str]) -> list[str]:
+        return [" ".join(re.sub(r"#[^\n]*", "", text).split()) for text in found]
+
+    assert words(location.findall(conf)) == words(location.findall(template))
+    assert words(maps.findall(conf)) == words(maps.findall(template))
+    assert len(maps.findall(conf)) == 4
+    assert "proxy_cache_valid " not in re.sub(r"#[^\n]*", "", conf)
+    # nginx's counts on the pod's loopback only: nothing for a NetworkPolicy to open.
+    assert re.search(r"listen 127\.0\.0\.1:\d+;\s*server_name _;\s*access_log off;", conf)
+    assert "stub_status;" in conf
 
 
 def test_prod_proxy_is_the_way_in_and_keeps_the_clients_address(rendered):

@@ -91,7 +91,7 @@ def main() -> int:
         )
         print(
             f"Identidock on {stack.url} (nginx), gunicorn behind it: {servers}; "
-            f"its renderer on {stack.renderer_url}",
+            f"its renderer on {stack.renderer_url}; nginx's counts at {stack.proxy_status_url}",
             flush=True,
         )
         passed = True

@@ -4,8 +4,11 @@ The compose service mounts docker/nginx/templates/ into the nginx image, whose s
 script fills in the template's ${NAME} variables from the environment (envsubst, with
 only the names that are set, so nginx's own $variables stay) and includes the result in
 its nginx.conf. Here the same template is rendered the same way, with local addresses,
-and wrapped in an nginx.conf of our own whose every path (pid, temporary files) lies
-under a prefix directory of this run's own, so nginx needs no root paths and no root.
+and wrapped in an nginx.conf of our own whose every path (pid, temporary files, the
+image cache) lies under a prefix directory of this run's own, so nginx needs no root
+paths and no root. The cache's size and inactivity are the compose service's
+(PROXY_CACHE_SIZE, PROXY_CACHE_INACTIVE, with its defaults); its status server listens
+on a loopback port of its own, as on one machine 8081 may be taken.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import stat
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from scripts.stack import ROOT, StackError
+from scripts.stack import ROOT, StackError, compose
+from scripts.stack.ports import free_port
 
 TEMPLATE = ROOT / "docker" / "nginx" / "templates" / "default.conf.template"
 # Where Debian puts nginx; /usr/sbin is not on every user's PATH.
@@ -73,15 +77,36 @@ def per_upstream(template: str, upstreams: Sequence[str]) -> str:
     return "".join(lines)
 
 
-def write_config(prefix: Path, *, listen: str, upstream: str | Sequence[str]) -> Path:
+def compose_settings(variables: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The compose proxy service's environment, interpolated with `variables` (none:
+    the compose file's own defaults)."""
+    return compose.service_environment(compose.load_compose(), "proxy", variables or {})
+
+
+def write_config(
+    prefix: Path,
+    *,
+    listen: str,
+    upstream: str | Sequence[str],
+    settings: Mapping[str, str] | None = None,
+    status_listen: str | None = None,
+) -> Path:
     """Render the template into `prefix` for nginx on `listen`, in front of `upstream`
     (host:port, or several: one `server` line each); return the path of the nginx.conf
-    that includes it."""
+    that includes it. `settings`: the proxy service's environment (compose_settings());
+    the cache goes under `prefix` whatever it says, and the status server on
+    `status_listen` (a free loopback port when None)."""
     upstreams = [upstream] if isinstance(upstream, str) else list(upstream)
     if not upstreams:
         raise StackError("the proxy needs at least one upstream")
     template = TEMPLATE.read_text(encoding="utf-8")
-    values = {"PROXY_LISTEN": listen, "IDENTIDOCK_UPSTREAM": upstreams[0]}
+    values = {
+        **(compose_settings() if settings is None else settings),
+        "PROXY_LISTEN": listen,
+        "IDENTIDOCK_UPSTREAM": upstreams[0],
+        "PROXY_CACHE_PATH": str(prefix / "image_cache"),
+        "PROXY_STATUS_LISTEN": status_listen or f"127.0.0.1:{free_port()}",
+    }
     missing = template_variables(template) - set(values)
     if missing:
         raise StackError(f"{TEMPLATE.name} expects {sorted(missing)}, which the stack does not set")

@@ -67,6 +67,7 @@ class Stack:
     processes: dict[str, Process] = field(default_factory=dict)
     migrate_exit: Exit | None = None
     proxy_config: Path | None = None  # nginx.conf, in a directory of this run's own
+    proxy_status_port: int = 0  # nginx's stub_status (/nginx_status), on the loopback
     _launches: dict[str, _Launch] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -85,6 +86,11 @@ class Stack:
         if self.replicas == 1:
             return ["identidock"]
         return [f"identidock-{number}" for number in range(1, self.replicas + 1)]
+
+    @property
+    def proxy_status_url(self) -> str:
+        """nginx's own counts (stub_status): the proxy answers hits the app never sees."""
+        return f"http://127.0.0.1:{self.proxy_status_port}/nginx_status"
 
     @property
     def renderer_url(self) -> str:
@@ -155,10 +161,15 @@ class Stack:
             )
         # nginx's files in a directory of their own; its workers (`nobody` when started
         # by root) must reach it, which a pytest tmp_path would not let them.
+        # The compose service's cache settings, with the caller's PROXY_CACHE_SIZE and
+        # PROXY_CACHE_INACTIVE; nginx's stub_status on a loopback port of the run's own.
+        self.proxy_status_port = free_port()
         self.proxy_config = proxy.write_config(
             Path(tempfile.mkdtemp(prefix="identidock-proxy-")),
             listen=f"127.0.0.1:{self.port}",
             upstream=[f"127.0.0.1:{web_port}" for web_port in self.web_ports],
+            settings=proxy.compose_settings(self.variables),
+            status_listen=f"127.0.0.1:{self.proxy_status_port}",
         )
         self._serve(
             "proxy",
