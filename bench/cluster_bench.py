@@ -64,14 +64,18 @@ SIZE = 80
 REPLICAS = 3
 KILLED = "identidock-2"
 LUA_SAME_PATH_IN_A_ROW = """
--- cluster_bench: `repeats` requests in a row get the same path, on different
+-- cluster_bench: `repeats` requests in a row get the same image, on different
 -- connections; every thread walks the same sequence, so each hash is asked for by
 -- threads x repeats connections at about the same time. Then round again: hits.
+-- Each request's URL is its own (`&request=<thread>-<n>`, which the app ignores), so
+-- the proxy's image cache keeps none for another request and the replicas answer
+-- every one: this bench measures them, behind the shipped proxy.
 local counter = 0
 function request()
   local index = math.floor(counter / repeats) % #paths + 1
   counter = counter + 1
-  return wrk.format("GET", paths[index])
+  local thread = thread_number or 0
+  return wrk.format("GET", paths[index] .. "&request=" .. thread .. "-" .. counter)
 end
 """
 
