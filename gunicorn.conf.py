@@ -87,6 +87,8 @@ secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 # it off when a proxy in front logs the requests already.
 accesslog = "-" if _env_bool("GUNICORN_ACCESS_LOG", True) else None
 errorlog = "-"
+# An avatar's path is written `/avatar/<redacted>`: never the client's email hash.
+logger_class = "identidock.redaction.AccessLogger"
 loglevel = _env_str("GUNICORN_LOG_LEVEL", "info")
 # The combined log format plus the time taken, in milliseconds, and the request id the
 # app's own log lines carry (the proxy's X-Request-ID, or the app's, echoed back).

@@ -17,6 +17,7 @@ def logging_config(*, log_format: str, level: str, refused_host_interval: float)
                 "()": "django.utils.log.CallbackFilter",
                 "callback": "ext://monsters.web.log_filters.not_an_expected_outage",
             },
+            "redact_avatar_paths": {"()": "monsters.web.log_filters.RedactAvatarPaths"},
             "refused_hosts": {
                 "()": "monsters.web.log_filters.RefusedHosts",
                 "interval": refused_host_interval,
@@ -34,7 +35,7 @@ def logging_config(*, log_format: str, level: str, refused_host_interval: float)
             "console": {
                 "class": "logging.StreamHandler",
                 "formatter": log_format,
-                "filters": ["request_id"],
+                "filters": ["request_id", "redact_avatar_paths"],
             },
         },
         "root": {"handlers": ["console"], "level": "WARNING"},

@@ -280,6 +280,11 @@ MONSTER_PROCESS_CACHE_MB = _env_int("MONSTER_PROCESS_CACHE_MB", 8)
 # Not stripped: any character of it changes every hash.
 IDENTIDOCK_SALT = os.environ.get("IDENTIDOCK_SALT") or "UNIQUE_SALT"
 
+# Avatars (docs/avatars.md): the style drawn when a request names none, and the hosts
+# a `d=<URL>` default may redirect to (comma-separated; none: never an open redirect).
+AVATAR_DEFAULT_STYLE = _env_str("AVATAR_DEFAULT_STYLE", "monster")
+AVATAR_DEFAULT_URL_HOSTS = _env_list("AVATAR_DEFAULT_URL_HOSTS")
+
 # System checks an operator silences on purpose, comma-separated: for instance
 # `identidock.E001` to keep the original app's monsters with IDENTIDOCK_SALT=UNIQUE_SALT.
 SILENCED_SYSTEM_CHECKS = _env_list("SILENCED_SYSTEM_CHECKS")

@@ -14,6 +14,10 @@ class Generation(models.Model):
         WEB = "web", "Web"
         WARM = "warm", "Cache warmer"
         ADMIN = "admin", "Admin action"
+        AVATAR = "avatar", "Avatar API"
+
+    # Not choices: the styles are whatever the renderer registers (renderer/styles/).
+    MONSTER_STYLE = "monster"
 
     class Format(models.TextChoices):
         PNG = "png", "PNG"
@@ -28,6 +32,9 @@ class Generation(models.Model):
     format = models.CharField(
         max_length=4, choices=Format.choices, default=Format.PNG, db_default=Format.PNG
     )
+    # The image's style. Rows from before styles were monsters; the database's default
+    # says so too, for processes still running the code from before (as `format`).
+    style = models.CharField(max_length=32, default=MONSTER_STYLE, db_default=MONSTER_STYLE)
     source = models.CharField(max_length=32)
     origin = models.CharField(max_length=8, choices=Origin.choices)
     png_bytes = models.PositiveIntegerField("bytes")
@@ -55,7 +62,8 @@ class Generation(models.Model):
             models.Index(fields=["origin", "-created_at"], name="generation_origin_created"),
             models.Index(fields=["source", "-created_at"], name="generation_source_created"),
             models.Index(fields=["size", "-created_at"], name="generation_size_created"),
+            models.Index(fields=["style", "-created_at"], name="generation_style_created"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.name_hash[:12]} @ {self.size}px {self.format} ({self.origin})"
+        return f"{self.name_hash[:12]} @ {self.size}px {self.style} {self.format} ({self.origin})"

@@ -348,3 +348,42 @@ def test_eviction_reaches_this_processs_tier(client, renderer_server, process_ti
 def test_setting_the_tier_to_zero_turns_it_off(settings):
     settings.MONSTER_PROCESS_CACHE_MB = 0
     assert cache.process_tier() is None
+
+
+# --- /avatar/: the same single function, hits and 304s in front of Django -----------------
+
+AVATAR = "/avatar/0bc83cb571cd1c50ba6f3e8a78ef1346"
+
+
+@pytest.mark.usefixtures("suite_and_production_defaults")
+@pytest.mark.parametrize("suffix", ["", ".jpg", ".png/", ".webp", ".svg", "/"])
+@pytest.mark.parametrize(
+    "query",
+    ["", "s=40", "s=40&d=identicon", "size=48&r=pg&d=mm", "s=2048&f=y", "d=retro&reset_cache=1"],
+)
+def test_avatar_hits_and_304s_match_django_header_for_header(fast, suffix, query):
+    layer, django = fast
+    path = AVATAR + suffix
+    first = call(django_application, path, query)  # the miss: cached now
+    assert first[0] == "200 OK"
+    etag = dict(first[1])["ETag"]
+    for request in ({}, {"If_None_Match": etag}, {"If_None_Match": f'W/{etag}, "other"'}):
+        calls = django.calls
+        for method in ("GET", "HEAD"):
+            assert call(layer, path, query, method, **request) == call(
+                django_application, path, query, method, **request
+            )
+        assert django.calls == calls  # answered in front of Django
+    status, headers, _ = call(layer, path, query)
+    assert ("X-Cache", "HIT") in headers
+    assert ("Access-Control-Allow-Origin", "*") in headers
+
+
+@pytest.mark.parametrize("query", ["d=404", "s=0", "s=2049", "d=https://allowed.example/x.png"])
+def test_avatar_404s_refusals_and_redirects_are_the_same_from_either_layer(fast, settings, query):
+    settings.AVATAR_DEFAULT_URL_HOSTS = ["allowed.example"]
+    layer, django = fast
+    calls = django.calls
+    from_layer = call(layer, AVATAR, query)
+    assert django.calls == calls  # answered in front of Django
+    assert from_layer == call(django_application, AVATAR, query)

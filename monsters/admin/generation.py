@@ -37,6 +37,7 @@ HEX_DIGITS = frozenset("0123456789abcdef")
 # What list_filter and date_hierarchy put into the changelist's query string.
 ALLOWED_LOOKUPS = frozenset(
     {"source", "source__exact", "origin", "origin__exact", "size", "size__exact"}
+    | {"style", "style__exact"}
     | {f"created_at__{part}" for part in ("year", "month", "day")}
 )
 
@@ -86,7 +87,12 @@ class GenerationAdmin(admin.ModelAdmin):
         "created_display",
     ]
     list_display_links = ["thumbnail", "short_hash"]
-    list_filter = [("source", KnownValuesFilter), "origin", ("size", KnownValuesFilter)]
+    list_filter = [
+        ("source", KnownValuesFilter),
+        "origin",
+        ("size", KnownValuesFilter),
+        ("style", KnownValuesFilter),
+    ]
     # Sorting by anything else would sort the whole log for every page.
     sortable_by = ["created_display"]
     date_hierarchy = "created_at"
@@ -110,6 +116,7 @@ class GenerationAdmin(admin.ModelAdmin):
                 "fields": [
                     "size",
                     "format",
+                    "style",
                     "source",
                     "origin",
                     "png_bytes",
@@ -246,9 +253,9 @@ class GenerationAdmin(admin.ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Generation]
     ) -> list[keys.Spec] | None:
         entries = [
-            keys.Spec(name_hash, size, fmt)
-            for name_hash, size, fmt in queryset.order_by()
-            .values_list("name_hash", "size", "format")
+            keys.Spec(name_hash, size, fmt, style)
+            for name_hash, size, fmt, style in queryset.order_by()
+            .values_list("name_hash", "size", "format", "style")
             .distinct()[: MAX_ACTION_ENTRIES + 1]
         ]
         if len(entries) > MAX_ACTION_ENTRIES:

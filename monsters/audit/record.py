@@ -58,7 +58,17 @@ FLUSH_BATCH = 500
 RETRY_SECONDS = 2.0
 FLUSHER_LOCK_WAIT = 5.0  # a background flusher tries again RETRY_SECONDS later
 QUEUE_CHECK_SECONDS = 10.0
-FIELDS = ("event_id", "name_hash", "size", "format", "source", "origin", "png_bytes", "render_ms")
+FIELDS = (
+    "event_id",
+    "name_hash",
+    "size",
+    "format",
+    "style",
+    "source",
+    "origin",
+    "png_bytes",
+    "render_ms",
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,7 @@ def new_generation(
     name_hash: str,
     size: int,
     fmt: str = Generation.Format.PNG,
+    style: str = Generation.MONSTER_STYLE,
     source: str,
     origin: str,
     png_bytes: int,
@@ -85,6 +96,7 @@ def new_generation(
         name_hash=name_hash,
         size=size,
         format=fmt,
+        style=style,
         source=source,
         origin=origin,
         png_bytes=png_bytes,
@@ -289,6 +301,8 @@ def _from_fields(fields: dict[bytes, bytes]) -> Generation:
         size=int(text["size"]),
         # Events queued by a process from before formats were all PNGs.
         format=text.get("format", Generation.Format.PNG),
+        # And before styles, all monsters.
+        style=text.get("style", Generation.MONSTER_STYLE),
         source=text["source"],
         origin=text["origin"],
         png_bytes=int(text["png_bytes"]),

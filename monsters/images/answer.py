@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Self
 from django.conf import settings
 from django.http import QueryDict
 
+from monsters.avatars import read as avatar_read
 from monsters.guards import cache, sources
-from monsters.images import formats, headers, identity, keys, links, service, sizes
+from monsters.images import asked, formats, headers, identity, keys, links, service, sizes, styles
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -36,27 +37,59 @@ _HANDED_ON = "identidock.render_needed"
 _PLAIN_QUERY = re.compile(r"size=([0-9]{1,4})(?:&v=([A-Za-z0-9._-]{1,64}))?")
 
 
+Read = Callable[[re.Match[str], str], asked.Ask | asked.NotFound | asked.Redirect]
+
+
 @dataclass(frozen=True)
 class Route:
-    """An image route: its path (group 1 the hash, group 2 the format, if any), whether
-    its answers may be kept by shared caches, and its URL of the current art."""
+    """An image route: its path, how its path match and query become an `Ask`, whether
+    its answers may be kept by shared caches, whether any site's script may read them
+    (`cors`), and its URL of the current art (after an old `v`)."""
 
     path: re.Pattern[str]
+    read: Read
     shared: bool
-    current_url: Callable[[str, int, str | None], str]
+    current_url: Callable[[asked.Ask], str]
+    cors: bool = False
+
+
+def _read_monster(match: re.Match[str], query_string: str) -> asked.Ask:
+    """`/monster/<hash>[.<format>]?size=N&v=<revision>&style=<name>`: group 1 the hash,
+    group 2 the format. Without `style`, the monster."""
+    size, revision, style = _size_revision_style(query_string)
+    extension = match[2] or None
+    fmt = extension or formats.DEFAULT
+    return asked.Ask(match[1], size, fmt, style, revision=revision, extension=extension)
+
+
+def _read_staff(match: re.Match[str], query_string: str) -> asked.Ask:
+    """Staff thumbnails: the monster, PNG, at `size`."""
+    size, revision = _size_and_revision(query_string)
+    return asked.Ask(match[1], size, formats.PNG, styles.MONSTER, revision=revision)
 
 
 PUBLIC = Route(
     path=re.compile(rf"/monster/({identity.NAME_HASH_PATTERN}){formats.EXTENSION_PATTERN}"),
+    read=_read_monster,
     shared=True,
-    current_url=lambda name_hash, size, extension: links.monster_url(
-        name_hash, size, extension=extension
+    current_url=lambda ask: links.monster_url(
+        ask.name_hash, ask.size, extension=ask.extension, style=ask.style
     ),
 )
 STAFF = Route(
     path=re.compile(rf"/admin/monsters/generation/monster/({identity.NAME_HASH_PATTERN})()"),
+    read=_read_staff,
     shared=False,  # staff-only thumbnails: kept by the browser alone
-    current_url=lambda name_hash, size, _: links.staff_monster_url(name_hash, size),
+    current_url=lambda ask: links.staff_monster_url(ask.name_hash, ask.size),
+)
+# Gravatar's URL API (monsters/avatars/). Its URLs carry no `v`: no redirect is ever
+# made to a current URL. Any site's script may read an avatar (to draw it on a canvas).
+AVATAR = Route(
+    path=avatar_read.PATH,
+    read=avatar_read.read,
+    shared=True,
+    current_url=lambda ask: "",
+    cors=True,
 )
 
 
@@ -106,6 +139,7 @@ class RenderNeeded:
     versioned: bool
     secure: bool
     shared: bool
+    cors: bool
     head: bool
     cache_checked: bool
 
@@ -117,6 +151,7 @@ class RenderNeeded:
             cache_status=picture.cache_status,
             versioned=self.versioned,
             shared=self.shared,
+            cors=self.cors,
             secure=self.secure,
             head=self.head,
         )
@@ -128,27 +163,39 @@ def answer(request: ImageRequest, route: Route = PUBLIC) -> Reply | RenderNeeded
     match = route.path.fullmatch(request.path)
     if match is None:
         return None
-    name_hash, extension = match[1], match[2] or None
     if request.has_body:
-        return _refusal("An image request takes no body.", HTTPStatus.BAD_REQUEST, request)
+        return _refusal("An image request takes no body.", HTTPStatus.BAD_REQUEST, request, route)
     try:
-        size, revision = _size_and_revision(request.query)
-    except ValueError as exc:
-        return _refusal(str(exc), HTTPStatus.BAD_REQUEST, request)
-    fmt = extension or formats.DEFAULT
+        ask = route.read(match, request.query)
+    except asked.Refused as exc:
+        return _refusal(str(exc), exc.status, request, route)
+    if isinstance(ask, asked.NotFound):
+        return _refusal(ask.reason, HTTPStatus.NOT_FOUND, request, route)
+    if isinstance(ask, asked.Redirect):
+        return _moved(ask.location, request, route)
     try:
-        service.require_format(fmt)  # before a redirect, a 304 or a rate-limit token
+        service.require_format(ask.fmt, ask.style)  # before a redirect, a 304 or a token
     except sources.FormatUnavailable as exc:
-        return _refusal(str(exc), HTTPStatus.NOT_ACCEPTABLE, request)
+        return _refusal(str(exc), HTTPStatus.NOT_ACCEPTABLE, request, route)
 
-    address = keys.locate(name_hash=name_hash, size=size, fmt=fmt)
-    if revision is not None and revision != address.revision:
-        return _moved(route.current_url(name_hash, size, extension), request)
-    versioned = revision is not None
-    kind = {"versioned": versioned, "shared": route.shared, "secure": request.secure}
+    address = keys.locate(name_hash=ask.name_hash, size=ask.size, fmt=ask.fmt, style=ask.style)
+    if ask.revision is not None and ask.revision != address.revision:
+        return _moved(route.current_url(ask), request, route)
+    versioned = ask.revision is not None
+    kind = {
+        "versioned": versioned,
+        "shared": route.shared,
+        "cors": route.cors,
+        "secure": request.secure,
+    }
     if headers.client_has(request.if_none_match, address.etag):
         not_modified = headers.image_headers(
-            address, None, versioned=versioned, shared=route.shared, secure=request.secure
+            address,
+            None,
+            versioned=versioned,
+            shared=route.shared,
+            cors=route.cors,
+            secure=request.secure,
         )
         return Reply(HTTPStatus.NOT_MODIFIED, not_modified, b"")
     try:
@@ -177,31 +224,51 @@ def _image_reply(
     cache_status: str,
     versioned: bool,
     shared: bool,
+    cors: bool,
     secure: bool,
     head: bool,
 ) -> Reply:
     image_headers = headers.image_headers(
-        address, image, cache_status=cache_status, versioned=versioned, shared=shared, secure=secure
+        address,
+        image,
+        cache_status=cache_status,
+        versioned=versioned,
+        shared=shared,
+        cors=cors,
+        secure=secure,
     )
     return Reply(HTTPStatus.OK, image_headers, b"" if head else image)
 
 
-def _refusal(reason: str, status: int, request: ImageRequest) -> Reply:
+def _refusal(reason: str, status: int, request: ImageRequest, route: Route) -> Reply:
     body = f"{reason}\n".encode()
-    return Reply(
-        status, headers.refusal_headers(body, secure=request.secure), b"" if request.head else body
-    )
+    refusal = headers.refusal_headers(body, secure=request.secure, cors=route.cors)
+    return Reply(status, refusal, b"" if request.head else body)
 
 
-def _moved(location: str, request: ImageRequest) -> Reply:
-    return Reply(HTTPStatus.FOUND, headers.redirect_headers(location, secure=request.secure), b"")
+def _moved(location: str, request: ImageRequest, route: Route) -> Reply:
+    moved = headers.redirect_headers(location, secure=request.secure, cors=route.cors)
+    return Reply(HTTPStatus.FOUND, moved, b"")
 
 
 def _size_and_revision(query_string: str) -> tuple[int, str | None]:
-    """The size (ValueError when bad) and the `v` a query asks for, as a view reads
-    them: the plain form our links use at once, any other through QueryDict."""
-    if plain := _PLAIN_QUERY.fullmatch(query_string):
-        return sizes.parse_size(plain[1]), plain[2]
-    # As WSGIRequest.GET decodes it: WSGI gives the query as bytes in latin-1.
-    query = QueryDict(query_string.encode("iso-8859-1"), encoding=settings.DEFAULT_CHARSET)
-    return sizes.parse_size(query.get("size")), query.get("v")
+    size, revision, _ = _size_revision_style(query_string)
+    return size, revision
+
+
+def _size_revision_style(query_string: str) -> tuple[int, str | None, str]:
+    """The size, the `v` and the style a query asks for (Refused when bad), as a view
+    reads them: the plain form our monster links use at once, any other through
+    QueryDict."""
+    try:
+        if plain := _PLAIN_QUERY.fullmatch(query_string):
+            return sizes.parse_size(plain[1]), plain[2], styles.MONSTER
+        # As WSGIRequest.GET decodes it: WSGI gives the query as bytes in latin-1.
+        query = QueryDict(query_string.encode("iso-8859-1"), encoding=settings.DEFAULT_CHARSET)
+        size = sizes.parse_size(query.get("size"))
+    except ValueError as exc:
+        raise asked.Refused(str(exc)) from exc
+    style = query.get("style") or styles.MONSTER
+    if not styles.is_registered(style):
+        raise asked.Refused(f"style must be one of {', '.join(styles.registered())}")
+    return size, query.get("v"), style

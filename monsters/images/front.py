@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
+# The public image routes: monsters and avatars (staff thumbnails need Django's login).
+_ROUTES = (answer.PUBLIC, answer.AVATAR)
+
+
 class FastImages:
     """Wraps a WSGI application; answers image requests itself, passes the rest on."""
 
@@ -38,12 +42,14 @@ class FastImages:
     def _reply(self, environ: WSGIEnvironment) -> answer.Reply | None:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return None
-        if not answer.PUBLIC.path.fullmatch(environ.get("PATH_INFO", "")):
+        path = environ.get("PATH_INFO", "")
+        route = next((route for route in _ROUTES if route.path.fullmatch(path)), None)
+        if route is None:
             return None
         secure = site.served_securely(environ)
         if secure is site.NOT_OURS:
             return None  # Django answers a host it does not serve (400), or redirects to HTTPS
-        outcome = answer.answer(answer.ImageRequest.from_environ(environ, secure=secure))
+        outcome = answer.answer(answer.ImageRequest.from_environ(environ, secure=secure), route)
         if isinstance(outcome, answer.RenderNeeded):
             answer.hand_on(environ, outcome)
             return None

@@ -68,14 +68,18 @@ def image_headers(
     cache_status: str = "",
     versioned: bool,
     shared: bool = True,
+    cors: bool = False,
     secure: bool = False,
 ) -> Headers:
     """Every header of a 200 (`image` given) or a 304 (`image` None) for `address`, in
-    order. `cache_status` is the service's HIT, MISS or BYPASS.
+    order. `cache_status` is the service's HIT, MISS or BYPASS; `cors` lets any site's
+    script read the image (avatars, drawn on a canvas).
 
     A 304 repeats the 200's validators and caching headers (RFC 9110, 15.4.5), and an
     SVG's policy, which a cache updates along with them."""
-    policy = _fixed_headers(address.fmt, versioned=versioned, shared=shared, secure=secure)
+    policy = _fixed_headers(
+        address.fmt, versioned=versioned, shared=shared, cors=cors, secure=secure
+    )
     if image is None:
         return [("ETag", address.etag), *policy.not_modified]
     return [
@@ -87,25 +91,34 @@ def image_headers(
     ]
 
 
-def refusal_headers(body: bytes, *, secure: bool) -> Headers:
+def refusal_headers(body: bytes, *, secure: bool, cors: bool = False) -> Headers:
     """The headers of a one-line text refusal of an image request (a bad size, a format
-    the renderer cannot give, a body): kept by nobody, since a deploy can change it."""
+    the renderer cannot give, a body, an avatar's `d=404`): kept by nobody, since a
+    deploy can change it."""
     return [
         ("Content-Type", TEXT),
         ("Content-Length", str(len(body))),
         ("Cache-Control", FAILURE_CACHE_CONTROL),
+        *_cors(cors),
         *django_headers(secure),
     ]
 
 
-def redirect_headers(location: str, *, secure: bool) -> Headers:
-    """The headers of a redirect from an old revision to the current one."""
+def redirect_headers(location: str, *, secure: bool, cors: bool = False) -> Headers:
+    """The headers of a redirect from an old revision to the current one (or from an
+    avatar to its allowed `d=` URL)."""
     return [
         ("Location", location),
         ("Content-Length", "0"),
         ("Cache-Control", REDIRECT_CACHE_CONTROL),
+        *_cors(cors),
         *django_headers(secure),
     ]
+
+
+def _cors(cors: bool) -> Headers:
+    # No credentials are ever read: any origin may read the image, as Gravatar's.
+    return [("Access-Control-Allow-Origin", "*")] if cors else []
 
 
 class _Fixed(NamedTuple):
@@ -117,11 +130,12 @@ class _Fixed(NamedTuple):
 
 
 @per_settings
-def _fixed_headers(fmt: str, *, versioned: bool, shared: bool, secure: bool) -> _Fixed:
+def _fixed_headers(fmt: str, *, versioned: bool, shared: bool, cors: bool, secure: bool) -> _Fixed:
     caching = [
         ("Cache-Control", cache_control(versioned=versioned, shared=shared)),
         # Identicons are made to be embedded: on any site, in any browser.
         ("Cross-Origin-Resource-Policy", "cross-origin"),
+        *_cors(cors),
         *_content_policy(fmt),
     ]
     return _Fixed(

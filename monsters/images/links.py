@@ -8,15 +8,18 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from monsters.images import keys
+from monsters.images import keys, styles
 
 STAFF_MONSTER_ROUTE = "admin:monsters_generation_monster"
 
 
-def monster_url(name_hash: str, size: int, *, extension: str | None = None) -> str:
+def monster_url(
+    name_hash: str, size: int, *, extension: str | None = None, style: str = styles.MONSTER
+) -> str:
     """The public image URL of the current art: `/monster/<hash>` (PNG, the original
-    app's form), or with `extension` (`png`, `svg`, `webp`) `/monster/<hash>.<ext>`."""
-    return _versioned(monster_path(name_hash, extension=extension), size)
+    app's form), or with `extension` (`png`, `svg`, `webp`) `/monster/<hash>.<ext>`;
+    a style other than the monster is named in `style=`."""
+    return _versioned(monster_path(name_hash, extension=extension), size, style)
 
 
 def monster_path(name_hash: str, *, extension: str | None = None) -> str:
@@ -36,5 +39,8 @@ def permalink_url(name_hash: str) -> str:
     return reverse("monsters:permalink", args=[name_hash])
 
 
-def _versioned(path: str, size: int) -> str:
-    return f"{path}?{urlencode({'size': size, 'v': keys.current_revision()})}"
+def _versioned(path: str, size: int, style: str = styles.MONSTER) -> str:
+    query: dict[str, str | int] = {"size": size, "v": keys.current_revision(style)}
+    if style != styles.MONSTER:
+        query["style"] = style
+    return f"{path}?{urlencode(query)}"

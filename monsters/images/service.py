@@ -26,7 +26,7 @@ from monsters.audit import record as audit_log
 from monsters.audit import writer as audit_writer
 from monsters.audit.writer import Batcher
 from monsters.guards import cache, single_flight, sources
-from monsters.images import keys
+from monsters.images import keys, styles
 from monsters.images.keys import Address, Spec
 from monsters.metrics import GENERATIONS, SINGLE_FLIGHT_WAITS
 from monsters.models import Generation
@@ -60,10 +60,18 @@ class EvictReport:
     not_cached: int
 
 
-def require_format(fmt: str) -> None:
+def require_format(fmt: str, style: str = styles.MONSTER) -> None:
     """FormatUnavailable (with the reason) when the configured renderer cannot give
-    `fmt`; asked before anything is counted, read or rendered."""
-    sources.get_source().for_format(fmt)
+    `fmt` in `style`; asked before anything is counted, read or rendered."""
+    _source_of(style).for_format(fmt)
+
+
+def _source_of(style: str) -> sources.Source:
+    """The monster from the configured renderer; any other style drawn here
+    (`styles.StyleSource`): a dnmonster draws monsters only."""
+    if style == styles.MONSTER:
+        return sources.get_source()
+    return styles.StyleSource(style)
 
 
 def cached_specs(entries: Iterable[Spec]) -> set[Spec]:
@@ -147,7 +155,11 @@ def _single_flight(address: Address, *, origin: str, force: bool) -> Picture:
         with single_flight.leadership(_lock_name(address.key), seconds=_render_budget()) as flight:
             if flight.leader or force:
                 logger.debug(
-                    "Cache miss: %s size=%d %s", address.name_hash[:12], address.size, address.fmt
+                    "Cache miss: %s size=%d %s %s",
+                    address.name_hash[:12],
+                    address.size,
+                    address.fmt,
+                    address.style,
                 )
                 image, _, bypassed = _generate(address, origin=origin, overwrite=force)
                 flight.succeeded()  # the lock stays until it expires: late comers wait
@@ -214,7 +226,7 @@ def _generate(
     behind the answer, in a batch with others (audit/writer.py). The warmer's batches
     keep their rows in memory until a batch is written, as their docstring says.
     """
-    source = sources.get_source().for_format(address.fmt)
+    source = _source_of(address.style).for_format(address.fmt)
     started = time.perf_counter()
     image = sources.fetch_image(
         source,
@@ -228,6 +240,7 @@ def _generate(
         name_hash=address.name_hash,
         size=address.size,
         fmt=address.fmt,
+        style=address.style,
         source=source.name,
         origin=origin,
         png_bytes=len(image),

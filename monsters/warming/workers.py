@@ -31,7 +31,7 @@ class RendererDown(Exception):
 
 
 def generate(entry: Spec, *, origin: str, force: bool, audit: Batcher) -> Outcome:
-    ref = keys.locate(name_hash=entry.name_hash, size=entry.size, fmt=entry.fmt)
+    ref = keys.locate(name_hash=entry.name_hash, size=entry.size, fmt=entry.fmt, style=entry.style)
     try:
         stored = service.generate_picture(ref, origin=origin, force=force, audit=audit)
     except (sources.SourceUnavailable, sources.SourceTimeout) as exc:

@@ -34,6 +34,17 @@ def monster(request: HttpRequest, name_hash: str, extension: str | None = None) 
     return serve_image(request, answer.PUBLIC, origin=Generation.Origin.WEB, limited=True)
 
 
+@csp_exempt()  # type: ignore[arg-type]
+@require_safe
+def avatar(request: HttpRequest, avatar_hash: str, extension: str | None = None) -> HttpResponse:
+    """Gravatar's URL API (monsters/avatars/): drawn from a keyed id, never the hash."""
+    response = serve_image(request, answer.AVATAR, origin=Generation.Origin.AVATAR, limited=True)
+    # The image function's answers carry it already; a 429 or 503 too, so a site's
+    # script sees the status rather than an opaque CORS failure.
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 def serve_image(
     request: HttpRequest, route: answer.Route, *, origin: str, limited: bool
 ) -> HttpResponse:

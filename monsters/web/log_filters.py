@@ -8,6 +8,9 @@ import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
+
+from identidock.redaction import redact
 
 # Answers that say a dependency is down or a client is over its limit: the breakers log
 # the change of state once, so Django's line per such response would only repeat it.
@@ -70,3 +73,31 @@ def _left_out_note(left_out: int, interval: float) -> str:
     if not left_out:
         return ""
     return f"; {left_out} more refused hosts in the last {interval:g} s not logged"
+
+
+# What every record has: anything else was added by its caller (`extra`, Django's
+# `request` and `status_code`), and a JSON formatter writes it.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class RedactAvatarPaths(logging.Filter):
+    """For the console handler: an avatar path in a log line (Django's "Not Found:
+    /avatar/...", a 405) is written `/avatar/<redacted>`, never with the client's email
+    hash, in the message and in what the record carries besides (its `request`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        for name, value in list(vars(record).items()):
+            if name not in _RECORD_ATTRIBUTES:
+                setattr(record, name, _redacted_extra(value))
+        return True
+
+
+def _redacted_extra(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return redact(value) if isinstance(value, str) else value
+    shown = repr(value)  # a request: what a formatter would write for it
+    return redact(shown) if redact(shown) != shown else value

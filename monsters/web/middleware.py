@@ -22,7 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from monsters.images import answer, headers, identity
 
 FORM = "application/x-www-form-urlencoded"
-_IMAGE_ROUTES = (answer.PUBLIC.path, answer.STAFF.path)
+_IMAGE_ROUTES = (answer.PUBLIC.path, answer.STAFF.path, answer.AVATAR.path)
 _OTHER_READ_ONLY = re.compile(rf"/(m/{identity.NAME_HASH_PATTERN}|healthz|readyz|favicon\.ico)")
 READ_ONLY_METHODS = ("GET", "HEAD")
 FORM_METHODS = ("GET", "HEAD", "POST")  # the home page's

@@ -26,6 +26,7 @@ _PLAUSIBLE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Routes as metric labels: a handful, never the path itself (unbounded).
 _ROUTES = (
     ("monster", re.compile(r"/monster/")),
+    ("avatar", re.compile(r"/avatar/")),
     ("staff-monster", re.compile(r"/admin/monsters/generation/monster/")),
     ("admin", re.compile(r"/admin/")),
     ("static", re.compile(r"/static/")),

@@ -1,5 +1,6 @@
 from django.urls import path, re_path
 
+from monsters.avatars import read as avatar_read
 from monsters.images import formats, identity
 from monsters.web import health, image_views, views
 
@@ -20,6 +21,11 @@ urlpatterns = [
         rf"\.(?P<extension>{formats.ANY})$",
         image_views.monster,
         name="monster_format",
+    ),
+    re_path(
+        "^" + avatar_read.PATH.pattern.removeprefix("/") + "$",
+        image_views.avatar,
+        name="avatar",
     ),
     re_path(
         rf"^m/(?P<name_hash>{identity.NAME_HASH_PATTERN})$",
