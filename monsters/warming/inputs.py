@@ -17,7 +17,7 @@ from typing import BinaryIO, NamedTuple
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from monsters.images import identity, sizes
+from monsters.images import identity, sizes, styles
 from monsters.images.keys import Spec
 from monsters.models import Generation
 
@@ -48,6 +48,8 @@ class WarmInput:
     since: datetime.date | None = None
     # --size; when empty: DEFAULT_SIZE for names, the recorded sizes for the audit log.
     sizes: tuple[int, ...] = ()
+    # --style; when empty: the monster for names, the recorded styles for the audit log.
+    styles: tuple[str, ...] = ()
 
     @property
     def given(self) -> bool:
@@ -56,6 +58,10 @@ class WarmInput:
     @property
     def name_sizes(self) -> tuple[int, ...]:
         return self.sizes or (sizes.DEFAULT_SIZE,)
+
+    @property
+    def name_styles(self) -> tuple[str, ...]:
+        return self.styles or (styles.MONSTER,)
 
 
 def parse_since(value: str) -> datetime.date:
@@ -68,48 +74,57 @@ def parse_since(value: str) -> datetime.date:
 
 def items(src: WarmInput) -> Iterator[Item]:
     """Every entry the input names, lazily, in order: names, then lines, then audit log."""
-    yield from _from_names(src.names, src.name_sizes)
+    yield from _from_names(src.names, src.name_sizes, src.name_styles)
     if src.lines is not None:
-        yield from _from_lines(src.lines, src.name_sizes)
+        yield from _from_lines(src.lines, src.name_sizes, src.name_styles)
     if src.audit_log:
-        yield from _from_audit_log(since=src.since, sizes_given=src.sizes)
+        yield from _from_audit_log(since=src.since, sizes_given=src.sizes, styles_given=src.styles)
 
 
 def count_items(src: WarmInput) -> int | None:
     """How many entries `items(src)` will yield, or None when that cannot be known
     without consuming the input (a pipe on stdin). Reads a seekable file once."""
-    total = len(src.names) * len(src.name_sizes)
+    per_name = len(src.name_sizes) * len(src.name_styles)
+    total = len(src.names) * per_name
     if src.lines is not None:
         if not src.lines.seekable():
             return None
         start = src.lines.tell()
         candidates = sum(1 for _ in _candidate_lines(src.lines))
         src.lines.seek(start)
-        total += candidates * len(src.name_sizes)
+        total += candidates * per_name
     if src.audit_log:
         generations = _audit_log(src.since)
         if src.sizes:
             hashes = generations.values_list("name_hash", flat=True).distinct().count()
-            total += hashes * len(src.sizes)
+            total += hashes * len(src.sizes) * len(src.name_styles)
+        elif src.styles:
+            pairs = generations.values_list("name_hash", "size").distinct().count()
+            total += pairs * len(src.styles)
         else:
-            total += generations.values_list("name_hash", "size").distinct().count()
+            total += generations.values_list("name_hash", "size", "style").distinct().count()
     return total
 
 
-def _name_entries(name: str, where: str, name_sizes: tuple[int, ...]) -> Iterator[Item]:
+def _name_entries(
+    name: str, where: str, name_sizes: tuple[int, ...], name_styles: tuple[str, ...]
+) -> Iterator[Item]:
     name = name.strip()
     problem = identity.name_problem(name)
     if problem:
-        yield Invalid(where, problem, len(name_sizes))
+        yield Invalid(where, problem, len(name_sizes) * len(name_styles))
         return
     name_hash = identity.hash_name(name)
     for size in name_sizes:
-        yield Spec(name_hash, size)
+        for style in name_styles:
+            yield Spec(name_hash, size, style=style)
 
 
-def _from_names(names: Sequence[str], name_sizes: tuple[int, ...]) -> Iterator[Item]:
+def _from_names(
+    names: Sequence[str], name_sizes: tuple[int, ...], name_styles: tuple[str, ...]
+) -> Iterator[Item]:
     for number, name in enumerate(names, start=1):
-        yield from _name_entries(name, f"argument {number}", name_sizes)
+        yield from _name_entries(name, f"argument {number}", name_sizes, name_styles)
 
 
 def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, str | None]]:
@@ -135,13 +150,15 @@ def _candidate_lines(stream: BinaryIO) -> Iterator[tuple[int, str | None]]:
             yield number, text
 
 
-def _from_lines(stream: BinaryIO, name_sizes: tuple[int, ...]) -> Iterator[Item]:
+def _from_lines(
+    stream: BinaryIO, name_sizes: tuple[int, ...], name_styles: tuple[str, ...]
+) -> Iterator[Item]:
     for number, text in _candidate_lines(stream):
         if text is None:
             reason = f"not UTF-8, or longer than {MAX_LINE_BYTES} bytes"
-            yield Invalid(f"line {number}", reason, len(name_sizes))
+            yield Invalid(f"line {number}", reason, len(name_sizes) * len(name_styles))
         else:
-            yield from _name_entries(text, f"line {number}", name_sizes)
+            yield from _name_entries(text, f"line {number}", name_sizes, name_styles)
 
 
 def _audit_log(since: datetime.date | None) -> QuerySet[Generation]:
@@ -154,19 +171,36 @@ def _audit_log(since: datetime.date | None) -> QuerySet[Generation]:
     return generations
 
 
-def _from_audit_log(*, since: datetime.date | None, sizes_given: tuple[int, ...]) -> Iterator[Item]:
+def _from_audit_log(
+    *, since: datetime.date | None, sizes_given: tuple[int, ...], styles_given: tuple[str, ...]
+) -> Iterator[Item]:
+    """Without --size and --style, what was recorded: each (hash, size, style) again."""
     generations = _audit_log(since)
     if sizes_given:
         hashes = generations.values_list("name_hash", flat=True).distinct()
         for name_hash in hashes.iterator(chunk_size=AUDIT_LOG_CHUNK):
             for size in sizes_given:
-                yield Spec(name_hash, size)
+                for style in styles_given or (styles.MONSTER,):
+                    yield Spec(name_hash, size, style=style)
         return
-    pairs = generations.values_list("name_hash", "size").distinct()
-    for name_hash, size in pairs.iterator(chunk_size=AUDIT_LOG_CHUNK):
+    if styles_given:
+        recorded = (
+            (name_hash, size, style)
+            for name_hash, size in generations.values_list("name_hash", "size")
+            .distinct()
+            .iterator(chunk_size=AUDIT_LOG_CHUNK)
+            for style in styles_given
+        )
+    else:
+        recorded = (
+            generations.values_list("name_hash", "size", "style")
+            .distinct()
+            .iterator(chunk_size=AUDIT_LOG_CHUNK)
+        )
+    for name_hash, size, style in recorded:
         try:
             sizes.parse_size(str(size))  # the accepted range may have narrowed since
         except ValueError as exc:
             yield Invalid(f"audit log entry {name_hash[:12]}", str(exc), 1)
             continue
-        yield Spec(name_hash, size)
+        yield Spec(name_hash, size, style=style)

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from monsters.images import service, sizes
+from monsters.images import service, sizes, styles
 from monsters.images.keys import Spec
 from monsters.models import Generation
 from monsters.warming import engine, inputs
@@ -48,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--from-audit-log",
             action="store_true",
-            help="every distinct (hash, size) in the audit log: rebuilds a lost cache "
+            help="every distinct (hash, size, style) in the audit log: rebuilds a lost cache "
             "without knowing anyone's name",
         )
         parser.add_argument(
@@ -62,6 +62,14 @@ class Command(BaseCommand):
             metavar="N",
             help=f"size in pixels, {sizes.MIN_SIZE} to {sizes.MAX_SIZE}; repeatable "
             f"(default {sizes.DEFAULT_SIZE}, or the recorded sizes with --from-audit-log)",
+        )
+        parser.add_argument(
+            "--style",
+            action="append",
+            choices=styles.registered(),
+            metavar="STYLE",
+            help=f"style to draw ({', '.join(styles.registered())}); repeatable (default "
+            f"{styles.MONSTER}, or the recorded styles with --from-audit-log)",
         )
         parser.add_argument(
             "--concurrency",
@@ -93,6 +101,7 @@ class Command(BaseCommand):
                 audit_log=options["from_audit_log"],
                 since=_since(options["since"], options["from_audit_log"]),
                 sizes=_sizes(options["size"]),
+                styles=tuple(dict.fromkeys(options["style"] or ())),
             )
             if not src.given:
                 raise _usage("nothing to warm: give NAME arguments, --file or --from-audit-log")
