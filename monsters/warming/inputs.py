@@ -183,6 +183,7 @@ def _from_audit_log(
                 for style in styles_given or (styles.MONSTER,):
                     yield Spec(name_hash, size, style=style)
         return
+    recorded: Iterator[tuple[str, int, str]]
     if styles_given:
         recorded = (
             (name_hash, size, style)
