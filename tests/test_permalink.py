@@ -44,12 +44,23 @@ def test_the_page_shows_the_monster_and_never_the_name(client, renderer_server):
     assert "<h1" in content and "A monster from Identidock" in content
 
 
+def section(content: str, title_id: str) -> str:
+    """The <section> of a page that its heading `title_id` labels."""
+    start = content.index(f'aria-labelledby="{title_id}"')
+    return content[start : content.index("</section>", start)]
+
+
+def downloads(content: str) -> list[tuple[str, str]]:
+    found = re.findall(r'<a class="download" href="([^"]+)" download="([^"]+)">', content)
+    return [(html.unescape(href), name) for href, name in found]
+
+
 def test_downloads_are_versioned_urls_in_each_format_with_a_file_name(client, renderer_server):
-    content = client.get(PAGE).content.decode()
-    links = re.findall(r'<a class="download" href="([^"]+)" download="([^"]+)">', content)
+    content = section(client.get(PAGE).content.decode(), "download-title")
+    links = downloads(content)
     revision = keys.current_revision()
     short = GRACE[:12]
-    assert [(html.unescape(href), name) for href, name in links] == [
+    assert links == [
         (f"/monster/{GRACE}.png?size=80&v={revision}", f"identidock-{short}-80.png"),
         (f"/monster/{GRACE}.png?size=256&v={revision}", f"identidock-{short}-256.png"),
         (f"/monster/{GRACE}.png?size=512&v={revision}", f"identidock-{short}-512.png"),
@@ -57,7 +68,25 @@ def test_downloads_are_versioned_urls_in_each_format_with_a_file_name(client, re
         (f"/monster/{GRACE}.webp?size=512&v={revision}", f"identidock-{short}-512.webp"),
     ]
     for href, _ in links:
-        assert client.get(html.unescape(href)).status_code == HTTPStatus.OK
+        assert client.get(href).status_code == HTTPStatus.OK
+
+
+def test_the_same_id_is_offered_in_every_other_style_to_see_and_download(client, renderer_server):
+    content = section(client.get(PAGE).content.decode(), "styles-title")
+    short = GRACE[:12]
+    links = downloads(content)
+    for style in ("identicon", "retro"):
+        revision = keys.current_revision(style)
+        png = f"/monster/{GRACE}.png?size=512&v={revision}&style={style}"
+        assert (png, f"identidock-{short}-{style}-512.png") in links
+        assert f'src="/monster/{GRACE}?size=80&amp;v={revision}&amp;style={style}"' in content
+    # The mystery person and the blank square are the same for every id: not offered.
+    assert "mp" not in re.findall(r'class="styles__name">([^<]+)<', content)
+    assert "blank" not in content
+    for href, _ in links:
+        answer = client.get(href)
+        assert answer.status_code == HTTPStatus.OK
+        assert answer["Content-Type"] in {"image/png", "image/svg+xml"}
 
 
 def test_embed_snippets_are_read_only_fields_with_absolute_unversioned_urls(client):
@@ -109,14 +138,17 @@ def test_the_page_carries_the_sites_strict_policy(client):
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
 
 
-def test_with_a_renderer_of_other_art_the_page_offers_no_svg_and_says_why(
+def test_with_a_renderer_of_other_art_the_page_offers_no_monster_svg_and_says_why(
     client, renderer_server, settings
 ):
     settings.DNMONSTER_REVISION = "amouat-1.0"
-    content = client.get(PAGE).content.decode()
+    page = client.get(PAGE).content.decode()
+    content = section(page, "download-title")
     assert ".svg?" not in content
     assert ".webp?" in content
     assert '<p class="panel__note">SVG is drawn only for Identidock' in content
+    # The other styles are drawn here, whichever renderer draws the monster.
+    assert ".svg?size=512&amp;v=identicon-r1&amp;style=identicon" in section(page, "styles-title")
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,11 @@ MONSTER = renderer_styles.MONSTER
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,31}"
 
 
+# Styles whose picture is the same for every id (the mystery person, the transparent
+# square): a page about one id has nothing of its own to show in them.
+SAME_FOR_EVERYONE = frozenset({"mp", "blank"})
+
+
 def registered() -> tuple[str, ...]:
     """Every style the renderer draws, the monster first."""
     return (MONSTER, *sorted(name for name in renderer_styles.STYLES if name != MONSTER))

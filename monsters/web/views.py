@@ -14,7 +14,7 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
 
 from monsters.guards import clients, rate_limit, sources
-from monsters.images import formats, identity, links, service
+from monsters.images import formats, identity, links, service, styles
 from monsters.web import home_page, image_views, public_url
 from monsters.web.forms import DEFAULT_NAME, NameForm
 
@@ -80,6 +80,7 @@ def permalink(request: HttpRequest, name_hash: str) -> HttpResponse:
             if not (fmt == formats.SVG and svg_missing)
         ],
         "svg_missing": svg_missing,
+        "other_styles": _other_styles(name_hash),
         **_embed_snippets(request, name_hash),
         "page_url": public_url.absolute(request, links.permalink_url(name_hash)),
         "preview_url": public_url.absolute(
@@ -90,6 +91,23 @@ def permalink(request: HttpRequest, name_hash: str) -> HttpResponse:
     response = render(request, "monsters/permalink.html", context)
     response["Cache-Control"] = PERMALINK_CACHE_CONTROL
     return response
+
+
+def _other_styles(name_hash: str) -> list[dict[str, str]]:
+    """The same id drawn in every other style the renderer draws, to see and download
+    (the styles that are the same for everyone have nothing of this id to show)."""
+    return [
+        {
+            "style": style,
+            "url": links.monster_url(name_hash, PAGE_SIZE, style=style),
+            "url_2x": links.monster_url(name_hash, PAGE_SIZE * 2, style=style),
+            "png_url": links.monster_url(name_hash, 512, extension=formats.PNG, style=style),
+            "svg_url": links.monster_url(name_hash, 512, extension=formats.SVG, style=style),
+            "stem": f"identidock-{name_hash[:12]}-{style}",
+        }
+        for style in styles.registered()
+        if style != styles.MONSTER and style not in styles.SAME_FOR_EVERYONE
+    ]
 
 
 def _format_problem(fmt: str) -> str:
