@@ -82,12 +82,11 @@ def _ask_for_avatars(base: str) -> None:
     statuses = []
     for sent in SENT:
         for suffix in ("", ".jpg", ".png/", ".webp", ".svg"):
-            answer = requests.get(f"{base}/avatar/{sent}{suffix}?s=40&d=identicon", timeout=30)
+            url = f"{base}/avatar/{sent}{suffix}?s=40&d=identicon"
+            answer = requests.get(url, timeout=30)
             statuses.append(answer.status_code)
             etag = answer.headers.get("ETag", "")
-            again = requests.get(
-                f"{base}/avatar/{sent}{suffix}?s=40", headers={"If-None-Match": etag}, timeout=30
-            )
+            again = requests.get(url, headers={"If-None-Match": etag}, timeout=30)
             statuses.append(again.status_code)
         statuses.append(requests.get(f"{base}/avatar/{sent}?d=404", timeout=30).status_code)
         statuses.append(requests.head(f"{base}/avatar/{sent}", timeout=30).status_code)
