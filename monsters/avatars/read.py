@@ -18,6 +18,7 @@ import renderer
 from monsters.avatars import defaults
 from monsters.avatars.keyed_id import keyed_id
 from monsters.images import asked, formats
+from monsters.per_settings import per_settings
 
 PATH = re.compile(r"/avatar/([0-9A-Fa-f]{32}|[0-9A-Fa-f]{64})(?:\.(png|jpg|jpeg|webp|svg))?/?")
 # A JPEG is asked for by django-gravatar2 and others that only need an image: it is
@@ -32,7 +33,17 @@ def read(match: re.Match[str], query_string: str) -> asked.Ask | asked.NotFound 
     """The image an avatar URL asks for (drawn from the keyed id, never the received
     hash), `NotFound` for `d=404`, `Redirect` for an allowed URL default; `Refused` for
     a size outside 1..2048."""
-    extension = match[2].lower() if match[2] else None
+    return _read(match[1], match[2], query_string)
+
+
+# An avatar is asked for again and again by the same URL (every page that shows its
+# user): what it asks for follows from the URL and the settings alone, so the most
+# recent answers are kept, in this process only (a bounded LRU; a client picks URLs).
+@per_settings(maxsize=4096)
+def _read(
+    received_hash: str, extension: str | None, query_string: str
+) -> asked.Ask | asked.NotFound | asked.Redirect:
+    extension = extension.lower() if extension else None
     fmt = _FORMATS.get(extension or "", extension or formats.DEFAULT)
     # As WSGIRequest.GET decodes it: WSGI gives the query as bytes in latin-1.
     query = QueryDict(query_string.encode("iso-8859-1"), encoding=settings.DEFAULT_CHARSET)
@@ -42,7 +53,7 @@ def read(match: re.Match[str], query_string: str) -> asked.Ask | asked.NotFound 
         return asked.NotFound("No avatar here for this hash (d=404).")
     if isinstance(chosen, defaults.RedirectTo):
         return asked.Redirect(chosen.url)
-    return asked.Ask(name_hash=keyed_id(match[1]), size=size, fmt=fmt, style=chosen)
+    return asked.Ask(name_hash=keyed_id(received_hash), size=size, fmt=fmt, style=chosen)
 
 
 def drawn_size(value: str | None) -> int:
