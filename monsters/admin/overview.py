@@ -10,7 +10,7 @@ from monsters.models import Generation
 
 
 def overview_context() -> dict[str, Any]:
-    """Totals, a 30-day bar chart, counts by source and origin, and the cache state of
+    """Totals, a 30-day bar chart, counts by source, origin and style, and the cache state of
     the newest monsters (one cache round trip for all of them)."""
     breakdown = stats.breakdown()
     newest = stats.newest_entries()
@@ -33,6 +33,7 @@ def overview_context() -> dict[str, Any]:
                     breakdown.total,
                 ),
             ),
+            ("style", _with_shares(breakdown.by_style, breakdown.total)),
         ],
         "newest": [
             {"entry": entry, "cached": key in cached}

@@ -30,11 +30,12 @@ class DayCount:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """Generation counts by source and by origin; `total` is their common sum."""
+    """Generation counts by source, by origin and by style; `total` is their common sum."""
 
     total: int
     by_source: list[tuple[str, int]]
     by_origin: list[tuple[str, int]]
+    by_style: list[tuple[str, int]]
 
 
 @dataclass(frozen=True)
@@ -97,19 +98,24 @@ def daily_counts(*, days: int = CHART_DAYS, today: datetime.date | None = None) 
 
 
 def breakdown() -> Breakdown:
-    """Totals by source and by origin, from one grouped query."""
-    pairs = (
-        Generation.objects.order_by().values_list("source", "origin").annotate(count=Count("id"))
+    """Totals by source, by origin and by style, from one grouped query."""
+    groups = (
+        Generation.objects.order_by()
+        .values_list("source", "origin", "style")
+        .annotate(count=Count("id"))
     )
     by_source: dict[str, int] = {}
     by_origin: dict[str, int] = {}
-    for source, origin, count in pairs:
+    by_style: dict[str, int] = {}
+    for source, origin, style, count in groups:
         by_source[source] = by_source.get(source, 0) + count
         by_origin[origin] = by_origin.get(origin, 0) + count
+        by_style[style] = by_style.get(style, 0) + count
     return Breakdown(
         total=sum(by_source.values()),
         by_source=sorted(by_source.items(), key=lambda item: -item[1]),
         by_origin=sorted(by_origin.items(), key=lambda item: -item[1]),
+        by_style=sorted(by_style.items(), key=lambda item: -item[1]),
     )
 
 

@@ -60,8 +60,8 @@ def test_overview_draws_30_daily_bars_as_inline_svg_without_scripts(admin_client
 
 
 @pytest.mark.django_db
-def test_overview_counts_by_source_and_origin(admin_client, make_generation):
-    make_generation(source="builtin", origin=Generation.Origin.WARM)
+def test_overview_counts_by_source_origin_and_style(admin_client, make_generation):
+    make_generation(source="builtin", origin=Generation.Origin.WARM, style="identicon")
     make_generation(source="dnmonster", origin=Generation.Origin.WEB)
     make_generation(source="dnmonster", origin=Generation.Origin.WEB)
     response = admin_client.get(OVERVIEW)
@@ -72,6 +72,7 @@ def test_overview_counts_by_source_and_origin(admin_client, make_generation):
     assert breakdowns == {
         "source": {"dnmonster": 2, "builtin": 1},
         "origin": {"Web": 2, "Cache warmer": 1},
+        "style": {"monster": 2, "identicon": 1},
     }
     assert "Cache warmer" in response.content.decode()
 
