@@ -10,6 +10,7 @@ gunicorn's master imports this module.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -42,7 +43,19 @@ class AccessLogger(Logger):
             and "avatar/" not in str(environ.get("PATH_INFO", "")).lower()
         ):
             return atoms
-        for name, value in atoms.items():
+        # Only the atoms the access-log format writes: gunicorn gives one for every
+        # header and environ key, and redacting them all would cost an avatar hit more
+        # than the rest of its answer.
+        for name in _used_atoms(self.cfg.access_log_format):
+            value = atoms.get(name)
             if isinstance(value, str):
                 atoms[name] = redact(value)
         return atoms
+
+
+@functools.cache
+def _used_atoms(access_log_format: str) -> tuple[str, ...]:
+    """The atom names a gunicorn access-log format uses (`%(r)s`, `%({referer}i)s`, ...),
+    as gunicorn looks them up (lower-cased inside the braces)."""
+    names = re.findall(r"%\(([^)]+)\)", access_log_format)
+    return tuple(name.lower() if name.startswith("{") else name for name in names)
