@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, re_path, reverse
@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from monsters.admin import find_by_name, overview, stats
+from monsters.admin.changelist import ALLOWED_LOOKUPS, KnownValuesFilter, search_condition
 from monsters.images import answer, identity, keys, links, service
 from monsters.models import Generation
 from monsters.warming import engine
@@ -33,14 +34,6 @@ ACTION_CONCURRENCY = 4
 OTHER_EVENTS_SHOWN = 50
 THUMBNAIL_SIZE = 40
 PREVIEW_SIZE = 160
-HEX_DIGITS = frozenset("0123456789abcdef")
-# What list_filter and date_hierarchy put into the changelist's query string.
-ALLOWED_LOOKUPS = frozenset(
-    {"source", "source__exact", "origin", "origin__exact", "size", "size__exact"}
-    | {"style", "style__exact"}
-    | {f"created_at__{part}" for part in ("year", "month", "day")}
-)
-
 admin.site.site_header = "Identidock staff"
 admin.site.site_title = "Identidock staff"
 admin.site.index_title = "Audit log and accounts"
@@ -48,29 +41,6 @@ admin.site.index_title = "Audit log and accounts"
 admin.site.index_template = "admin/identidock/index.html"
 # The audit log's nine columns need the width more than staff need a second app list.
 admin.site.enable_nav_sidebar = False
-
-
-def search_condition(term: str) -> Q | None:
-    """What the admin search box matches for `term`, or None when nothing can match.
-
-    A hex term matches hashes that start with it (lowercased, so `LIKE 'ab12%'` uses
-    the prefix index). Nothing else: the box is a GET form, and a name in it would land
-    in the query string, the access logs and the next page's Referer. Names go through
-    the find-by-name page, which posts them.
-    """
-    prefix = term.strip().lower()
-    if prefix and len(prefix) <= 64 and set(prefix) <= HEX_DIGITS:
-        return Q(name_hash__startswith=prefix)
-    return None
-
-
-class KnownValuesFilter(admin.AllValuesFieldListFilter):
-    """A field filter whose choices come from an index walk, not `SELECT DISTINCT`
-    over the whole log (which reads every row, on every changelist page)."""
-
-    def __init__(self, field, request, params, model, model_admin, field_path):
-        super().__init__(field, request, params, model, model_admin, field_path)
-        self.lookup_choices = stats.distinct_values(field.name)
 
 
 @admin.register(Generation)

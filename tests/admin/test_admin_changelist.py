@@ -10,7 +10,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from monsters.admin.generation import GenerationAdmin, search_condition
+from monsters.admin.changelist import search_condition
+from monsters.admin.generation import GenerationAdmin
 from monsters.images import identity, keys
 from monsters.models import Generation
 
