@@ -8,7 +8,7 @@ the views call the same function and send the same `Reply`, so a client cannot t
 which layer answered, hit or miss, body or none.
 
 What only the view does follows `RenderNeeded`: the rate limit, the render, and mapping
-a renderer's failure to a status code (`monsters.web.views`).
+a renderer's failure to a status code (`monsters.web.image_views`).
 """
 
 from __future__ import annotations
