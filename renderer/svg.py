@@ -15,6 +15,7 @@ same identifier and size, always.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
 from renderer.art import check_dimension, placement
@@ -29,27 +30,30 @@ TITLE = "A monster from Identidock"
 Rect = tuple[int, int, int, int]
 
 
-def cell_rects(cells: bytes) -> dict[int, list[Rect]]:
-    """The rectangles that cover every cell of each role but CLEAR, by role.
+def cell_rects(
+    cells: bytes, width: int = GRID, skip: Collection[int] = (CLEAR,)
+) -> dict[int, list[Rect]]:
+    """The rectangles that cover every cell of each role not in `skip` (the monster's
+    CLEAR by default), by role, for `cells` in rows of `width` (the monster's GRID).
 
     Runs of one role along a row, each merged with the run of the same role, start and
     width in the row above when there is one. Roles and rectangles come in a fixed
     order (role number; top to bottom, left to right), so the output is deterministic.
+    The other styles' SVGs use it too (renderer/styles/pixels.py).
     """
     rects: list[list[int]] = []
     roles: list[int] = []
     # (x, width, role) of a run in the row above -> its rectangle, still growing down
     growing: dict[tuple[int, int, int], int] = {}
-    for y in range(GRID):
-        row = cells[y * GRID : (y + 1) * GRID]
+    for y in range(len(cells) // width):
+        row = cells[y * width : (y + 1) * width]
         grown: dict[tuple[int, int, int], int] = {}
         x = 0
-        while x < GRID:
-            role = row[x]
-            start = x
-            while x < GRID and row[x] == role:
+        while x < width:
+            role, start = row[x], x
+            while x < width and row[x] == role:
                 x += 1
-            if role == CLEAR:
+            if role in skip:
                 continue
             run = (start, x - start, role)
             index = growing.get(run)
@@ -61,10 +65,8 @@ def cell_rects(cells: bytes) -> dict[int, list[Rect]]:
             grown[run] = index
         growing = grown
     by_role: dict[int, list[Rect]] = {}
-    for role, (x, y, width, height) in sorted(
-        zip(roles, rects, strict=True), key=lambda item: item[0]
-    ):
-        by_role.setdefault(role, []).append((x, y, width, height))
+    for role, (x, y, w, h) in sorted(zip(roles, rects, strict=True), key=lambda item: item[0]):
+        by_role.setdefault(role, []).append((x, y, w, h))
     return by_role
 
 

@@ -23,17 +23,15 @@ from typing import NamedTuple
 from PIL import Image
 
 from renderer.art import MAX_SIZE, PNG_COMPRESS_LEVEL, PNG_SIGNATURE
+from renderer.svg import SVG_NAMESPACE, cell_rects
 from renderer.webp import webp_from_png
 
 # The styles draw any size a Gravatar client may ask for, up to the renderer's largest.
 MIN_SIZE = 1
 
-SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 
 Rgba = tuple[int, int, int, int]
 TRANSPARENT: Rgba = (0, 0, 0, 0)
-# (x, y, width, height) in cells
-Rect = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -127,38 +125,6 @@ def png(picture: Picture, size: int) -> bytes:
 
 
 # --- SVG -------------------------------------------------------------------------------
-
-
-def cell_rects(cells: bytes, width: int, skip: set[int]) -> dict[int, list[Rect]]:
-    """Rectangles covering every cell of each role not in `skip`, by role: runs along a
-    row, each merged with the same run straight above it. Fixed order, so the same cells
-    always give the same rectangles."""
-    rects: list[list[int]] = []
-    roles: list[int] = []
-    growing: dict[tuple[int, int, int], int] = {}
-    for y in range(len(cells) // width):
-        row = cells[y * width : (y + 1) * width]
-        grown: dict[tuple[int, int, int], int] = {}
-        x = 0
-        while x < width:
-            role, start = row[x], x
-            while x < width and row[x] == role:
-                x += 1
-            if role in skip:
-                continue
-            run = (start, x - start, role)
-            index = growing.get(run)
-            if index is None:
-                index = len(rects)
-                rects.append([start, y, x - start, 0])
-                roles.append(role)
-            rects[index][3] += 1
-            grown[run] = index
-        growing = grown
-    by_role: dict[int, list[Rect]] = {}
-    for role, (x, y, w, h) in sorted(zip(roles, rects, strict=True), key=lambda item: item[0]):
-        by_role.setdefault(role, []).append((x, y, w, h))
-    return by_role
 
 
 def _hex(colour: Rgba) -> str:
