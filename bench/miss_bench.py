@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import shutil
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -90,10 +89,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: apt-get install -y wrk")
-    directory = rounds.output_directory(BENCH)
-    report = rounds.Report(BENCH, directory)
+    directory, report = rounds.begin(BENCH)
     with ExitStack() as stack:
         started = start_stack(stack, directory)
         servers, renderer, identidock = started.servers, started.renderer, started.identidock

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,6 +112,15 @@ class Runner:
 def shown(path: Path) -> str:
     """`path` from the checkout's root, as the report names it."""
     return str(path.relative_to(results.ROOT)) if path.is_relative_to(results.ROOT) else str(path)
+
+
+def begin(bench_name: str) -> tuple[Path, Report]:
+    """What every serving bench starts with: wrk checked for, its run's directory, and
+    its report (timed from now)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    directory = output_directory(bench_name)
+    return directory, Report(bench_name, directory)
 
 
 def output_directory(bench_name: str) -> Path:
