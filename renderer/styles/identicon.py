@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 
-from renderer.styles import Style, register
-from renderer.styles.pixels import Picture, Rgba, png, rgb, svg, webp
+from renderer.styles import register
+from renderer.styles.pixels import Picture, Rgba, rgb, seeded_style
 
 NAME = "identicon"
 VERSION = 1
@@ -77,16 +77,4 @@ def picture(seed: str) -> Picture:
     )
 
 
-def render_png(seed: str, size: int) -> bytes:
-    return png(picture(seed), size)
-
-
-def render_svg(seed: str, size: int) -> bytes:
-    return svg(picture(seed), size)
-
-
-def render_webp(seed: str, size: int) -> bytes:
-    return webp(picture(seed), size)
-
-
-register(Style(NAME, VERSION, png=render_png, svg=render_svg, webp=render_webp))
+register(seeded_style(NAME, VERSION, picture))

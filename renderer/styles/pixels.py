@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from PIL import Image
 
 from renderer.art import MAX_SIZE, PNG_COMPRESS_LEVEL, PNG_SIGNATURE
+from renderer.styles import Style
 from renderer.svg import SVG_NAMESPACE, cell_rects
 from renderer.webp import webp_from_png
 
@@ -169,3 +171,14 @@ def svg(picture: Picture, size: int) -> bytes:
 def webp(picture: Picture, size: int) -> bytes:
     """Lossless WebP of the PNG's exact pixels (the monster's conversion)."""
     return webp_from_png(png(picture, size))
+
+
+def seeded_style(name: str, version: int, picture: Callable[[str], Picture]) -> Style:
+    """A style that draws one `Picture` per seed, at any size, in every format."""
+    return Style(
+        name,
+        version,
+        png=lambda seed, size: png(picture(seed), size),
+        svg=lambda seed, size: svg(picture(seed), size),
+        webp=lambda seed, size: webp(picture(seed), size),
+    )
