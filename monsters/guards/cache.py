@@ -15,7 +15,7 @@ request until a probe finds it back. With Sentinel, writes (to the primary) and 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import redis
@@ -264,7 +264,7 @@ class NoScripting(Exception):
     """The cache is local memory: no Redis to run a script in."""
 
 
-def run_script(script: str, *, keys: list[str], args: list[float]) -> list[int]:
+def run_script(script: str, *, keys: list[str], args: Sequence[float | str]) -> list[int]:
     """Run a Lua script in the cache's Redis (keys get the cache's prefix), behind the
     breaker. NoScripting without Redis, CacheUnavailable when Redis cannot answer."""
     backend = monster_cache()

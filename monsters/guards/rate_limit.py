@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 from monsters.guards import cache
 
-# KEYS[1]: the bucket; ARGV: rate (tokens a second), burst, now (seconds).
-# Returns {allowed (0|1), tokens left (floor), seconds until a token (ms)}.
-_BUCKET_SCRIPT = """
+# Takes one token from the bucket KEYS[1] (ARGV: rate in tokens a second, burst, now in
+# seconds) and leaves `allowed` (0|1), `tokens` (left) and `wait` (ms until a token) to
+# the script it begins: this module's, or one that does more in the same round trip
+# (admission.py).
+BUCKET_LUA = """
 local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens, at = tonumber(state[1]) or burst, tonumber(state[2]) or now
@@ -31,8 +33,9 @@ redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst / rate) * 1000) + 1000)
 local wait = 0
 if tokens < 1 then wait = math.ceil((1 - tokens) / rate * 1000) end
-return {allowed, math.floor(tokens), wait}
 """
+# Returns {allowed, tokens left (floor), wait}.
+_BUCKET_SCRIPT = BUCKET_LUA + "return {allowed, math.floor(tokens), wait}\n"
 
 
 @dataclass(frozen=True)
@@ -71,19 +74,42 @@ class Decision:
 
 def take(limit: Limit, client: str) -> Decision:
     """Take one token from `client`'s bucket for `limit`."""
-    rate = limit.per_minute / 60
-    name = f"ratelimit:{limit.scope}:{client}"
     try:
         allowed, remaining, wait_ms = cache.run_script(
-            _BUCKET_SCRIPT, keys=[name], args=[rate, limit.burst, time.time()]
+            _BUCKET_SCRIPT, keys=[bucket_name(limit, client)], args=bucket_args(limit)
         )
     except cache.CacheUnavailable:
-        return Decision(allowed=True, limit=limit, remaining=limit.burst, retry_after=0.0)
+        return open_decision(limit)
     except cache.NoScripting:
-        allowed, remaining, wait_ms = _local_take(name, rate, limit.burst)
+        return take_locally(limit, client)
+    return decision(limit, allowed, remaining, wait_ms)
+
+
+def bucket_name(limit: Limit, client: str) -> str:
+    return f"ratelimit:{limit.scope}:{client}"
+
+
+def bucket_args(limit: Limit) -> list[float]:
+    """BUCKET_LUA's ARGV: the rate in tokens a second, the burst, and now."""
+    return [limit.per_minute / 60, limit.burst, time.time()]
+
+
+def decision(limit: Limit, allowed: int, remaining: int, wait_ms: int) -> Decision:
+    """The Decision from what BUCKET_LUA left."""
     return Decision(
         allowed=bool(allowed), limit=limit, remaining=int(remaining), retry_after=wait_ms / 1000
     )
+
+
+def open_decision(limit: Limit) -> Decision:
+    """Redis cannot be reached: the limiter fails open."""
+    return Decision(allowed=True, limit=limit, remaining=limit.burst, retry_after=0.0)
+
+
+def take_locally(limit: Limit, client: str) -> Decision:
+    """The bucket in this process's memory, for the embedded defaults (no Redis)."""
+    rate = limit.per_minute / 60
+    return decision(limit, *_local_take(bucket_name(limit, client), rate, limit.burst))
 
 
 _local: dict[str, tuple[float, float]] = {}

@@ -25,7 +25,7 @@ from django.conf import settings
 from monsters.audit import record as audit_log
 from monsters.audit import writer as audit_writer
 from monsters.audit.writer import Batcher
-from monsters.guards import cache, single_flight, sources
+from monsters.guards import admission, cache, rate_limit, single_flight, sources
 from monsters.images import keys, styles
 from monsters.images.keys import Address, Spec
 from monsters.metrics import GENERATIONS, SINGLE_FLIGHT_WAITS
@@ -122,6 +122,7 @@ def get_picture(
     origin: str = Generation.Origin.WEB,
     force: bool = False,
     cache_checked: bool = False,
+    claim: single_flight.Claim | None = None,
 ) -> Picture:
     """The image `address` names, generating it on a cache miss.
 
@@ -134,9 +135,10 @@ def get_picture(
     Concurrent misses of one image make one render (single flight): the first takes a
     short lock and renders, the others wait for its result in the cache, and render
     themselves only if it failed or died. Of renders that race anyway, SET NX keeps
-    exactly one audit row.
+    exactly one audit row. `claim`: the single flight's lock was asked for already
+    (`admit_miss`), after a miss: the cache is not asked again either.
     """
-    if not (force or cache_checked):
+    if not (force or cache_checked or claim is not None):
         try:
             image = cached_image(address)
         except cache.CacheUnavailable:
@@ -144,15 +146,25 @@ def get_picture(
             return Picture(image=image, address=address, cache_status=BYPASS)
         if image is not None:
             return Picture(image=image, address=address, cache_status=HIT)
-    return _single_flight(address, origin=origin, force=force)
+    return _single_flight(address, origin=origin, force=force, claim=claim)
 
 
-def _single_flight(address: Address, *, origin: str, force: bool) -> Picture:
+def admit_miss(address: Address, limit: rate_limit.Limit, client: str) -> admission.Admission:
+    """A rate-limit token for `client` and, if given, the lead of `address`'s single
+    flight, in one round trip: what a public miss asks before `get_picture`."""
+    return admission.admit(limit, client, lock=_lock_name(address.key), seconds=_render_budget())
+
+
+def _single_flight(
+    address: Address, *, origin: str, force: bool, claim: single_flight.Claim | None
+) -> Picture:
     deadline = time.monotonic() + _render_budget()
     pause = FIRST_POLL_SECONDS
     waited = False
     while True:
-        with single_flight.leadership(_lock_name(address.key), seconds=_render_budget()) as flight:
+        with single_flight.leadership(
+            _lock_name(address.key), seconds=_render_budget(), claim=claim
+        ) as flight:
             if flight.leader or force:
                 logger.debug(
                     "Cache miss: %s size=%d %s %s",
@@ -166,6 +178,7 @@ def _single_flight(address: Address, *, origin: str, force: bool) -> Picture:
                 return Picture(
                     image=image, address=address, cache_status=BYPASS if bypassed else MISS
                 )
+        claim = None  # asked for once: a waiter asks again
         if not waited:
             SINGLE_FLIGHT_WAITS.inc()
             waited = True

@@ -58,13 +58,19 @@ def serve_image(
         raise LookupError(f"{request.path_info} is not an image of this route")
     if isinstance(outcome, answer.Reply):
         return as_response(outcome)
+    claim = None
     if limited:
-        decision = rate_limit.take(misses_limit(), clients.client_address(request))
-        if not decision.allowed:
-            return too_many(decision, "Too many new monsters at once; please wait a moment.")
+        admitted = service.admit_miss(
+            outcome.address, misses_limit(), clients.client_address(request)
+        )
+        if not admitted.decision.allowed:
+            return too_many(
+                admitted.decision, "Too many new monsters at once; please wait a moment."
+            )
+        claim = admitted.claim
     try:
         picture = service.get_picture(
-            outcome.address, origin=origin, cache_checked=outcome.cache_checked
+            outcome.address, origin=origin, cache_checked=outcome.cache_checked, claim=claim
         )
     except sources.SourceError as exc:
         return source_failure(exc)
