@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
@@ -150,9 +151,9 @@ class BuiltinSource:
 
 
 @functools.cache
-def _pool_manager() -> urllib3.PoolManager:
-    """One set of connection pools per process, one pool per renderer address, made at
-    the first fetch (gunicorn forks before the first request)."""
+def _renderer_pool(base_url: str) -> urllib3.HTTPConnectionPool:
+    """The process's pool of kept-alive connections to the renderer at `base_url`, made
+    at the first fetch (gunicorn forks before the first request)."""
     retry = Retry(
         total=CONNECT_RETRIES,
         connect=CONNECT_RETRIES,
@@ -166,15 +167,16 @@ def _pool_manager() -> urllib3.PoolManager:
     # urllib3 itself, not a requests.Session over it (STYLE.md's example): requests'
     # own machinery per call (preparing the request, hooks, cookies, header dicts) cost
     # as much CPU as the renderer spends drawing the monster (bench/profile_requests.py).
-    # The renderer is a service beside us, reached directly: a PoolManager reads no
-    # proxy variables from the environment.
-    return urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, block=False, retries=retry)
+    # One pool for the one renderer, not a PoolManager, which looks the pool up by
+    # scheme, host and port on every call (bench/renderer_clients.py). The renderer is a
+    # service beside us, reached directly: a pool reads no proxy variables.
+    return urllib3.connection_from_url(base_url, maxsize=POOL_SIZE, block=False, retries=retry)
 
 
 @dataclass(frozen=True)
 class DnmonsterSource:
     """A renderer with dnmonster's API at `base_url`, asked over the process's pooled,
-    kept-alive connections (`_pool_manager()`), with these timeouts per fetch."""
+    kept-alive connections (`_renderer_pool()`), with these timeouts per fetch."""
 
     base_url: str
     connect_timeout: float
@@ -209,11 +211,11 @@ class DnmonsterSource:
 
     def _fetch_png(self, name_hash: str, size: int) -> bytes:
         # name_hash is validated hex and size an int: nothing in the URL to quote.
-        url = f"{self.base_url}/monster/{name_hash}?size={size}"
+        path = f"{urlsplit(self.base_url).path.rstrip('/')}/monster/{name_hash}?size={size}"
         try:
-            response = _pool_manager().urlopen(
+            response = _renderer_pool(self.base_url).urlopen(
                 "GET",
-                url,
+                path,
                 timeout=urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout),
                 redirect=False,  # not followed: the renderer answers the image, or fails
                 preload_content=False,  # read below, with a cap
