@@ -1,20 +1,19 @@
 """The fast image layer in front of Django: the same answers, byte for byte and header
 for header, for hits, 304s, redirects of an old `v` and every bad input, in every
 format; hits and 304s answered without Django, everything else handed on. The hit and
-304 comparisons run with the suite's settings and with the production defaults."""
+304 comparisons run with the suite's settings and with the production defaults. Misses:
+tests/test_front_layer_misses.py."""
 
 from __future__ import annotations
 
 from http import HTTPStatus
 
 import pytest
-from django.core.signals import request_started
 
 from identidock.wsgi import django_application
 from monsters.guards import cache
 from monsters.images import identity, keys, service
 from monsters.images.front import FastImages
-from monsters.models import Generation
 from tests import wsgi_calls
 from tests.wsgi_calls import CountingDjango
 
@@ -272,37 +271,6 @@ def test_plain_http_is_left_to_django_when_it_redirects_to_https(fast, settings)
     calls = django.calls
     assert call(layer, query=current_query()) == call(django_application, query=current_query())
     assert django.calls == calls + 1  # SecurityMiddleware's to redirect, not the layer's
-
-
-def test_a_miss_goes_to_the_view_which_does_not_read_the_cache_again(fast, monkeypatch):
-    layer, django = fast
-    reads = []
-    read = cache.get
-    monkeypatch.setattr(cache, "get", lambda key: reads.append(key) or read(key))
-    status, headers, _ = call(layer, query=current_query())
-    assert status == "200 OK" and ("X-Cache", "MISS") in headers
-    assert django.calls == 1
-    assert len(reads) == 1  # the layer's; the view went straight to the renderer
-    assert Generation.objects.count() == 1
-
-
-def test_the_shipped_application_answers_a_hit_without_django(renderer_server):
-    from identidock import wsgi
-
-    reached_django = []
-
-    def note(**kwargs) -> None:
-        reached_django.append(kwargs["environ"]["PATH_INFO"])
-
-    request_started.connect(note)
-    try:
-        miss = call(wsgi.application, query=current_query())
-        hit = call(wsgi.application, query=current_query())
-    finally:
-        request_started.disconnect(note)
-    assert ("X-Cache", "MISS") in miss[1] and ("X-Cache", "HIT") in hit[1]
-    assert hit[2] == miss[2]
-    assert reached_django == [PATH]  # the miss only
 
 
 # --- The in-process tier ----------------------------------------------------------------

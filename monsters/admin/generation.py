@@ -303,10 +303,7 @@ class GenerationAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method not in ("GET", "HEAD"):
             return HttpResponseNotAllowed(["GET", "HEAD"])
-        # Not rate limited: staff browse pages of 100 thumbnails.
-        return image_views.serve_image(
-            request, answer.STAFF, origin=Generation.Origin.ADMIN, limited=False
-        )
+        return image_views.serve_image(request, answer.STAFF)  # (not rate limited)
 
     def find_by_name_view(self, request: HttpRequest) -> HttpResponse:
         return find_by_name.find_by_name_view(self, request)

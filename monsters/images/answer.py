@@ -7,8 +7,8 @@ Django (`front.FastImages`) sends a `Reply` itself and hands everything else to 
 the views call the same function and send the same `Reply`, so a client cannot tell
 which layer answered, hit or miss, body or none.
 
-What only the view does follows `RenderNeeded`: the rate limit, the render, and mapping
-a renderer's failure to a status code (`monsters.web.image_views`).
+What follows `RenderNeeded` is `miss.draw()`: the rate limit, the render, and mapping a
+renderer's failure to a status code; both layers call that too.
 """
 
 from __future__ import annotations
@@ -25,13 +25,11 @@ from django.http import QueryDict
 from monsters.avatars import read as avatar_read
 from monsters.guards import cache, sources
 from monsters.images import asked, formats, headers, identity, keys, links, service, sizes, styles
+from monsters.models import Generation
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-# Where a request the front layer could not finish hands its `RenderNeeded` to the view,
-# so that a miss reads the cache once, not twice.
-_HANDED_ON = "identidock.render_needed"
 # The query strings our own links carry: nothing to decode, each name once. Any other
 # query is read by Django's QueryDict, exactly as a view reads `request.GET`.
 _PLAIN_QUERY = re.compile(r"size=([0-9]{1,4})(?:&v=([A-Za-z0-9._-]{1,64}))?")
@@ -44,13 +42,16 @@ Read = Callable[[re.Match[str], str], asked.Ask | asked.NotFound | asked.Redirec
 class Route:
     """An image route: its path, how its path match and query become an `Ask`, whether
     its answers may be kept by shared caches, whether any site's script may read them
-    (`cors`), and its URL of the current art (after an old `v`)."""
+    (`cors`), its URL of the current art (after an old `v`), the origin its renders are
+    recorded with, and whether its misses spend the client's rate-limit tokens."""
 
     path: re.Pattern[str]
     read: Read
     shared: bool
     current_url: Callable[[asked.Ask], str]
+    origin: str
     cors: bool = False
+    limited: bool = True
 
 
 def _read_monster(match: re.Match[str], query_string: str) -> asked.Ask:
@@ -75,12 +76,15 @@ PUBLIC = Route(
     current_url=lambda ask: links.monster_url(
         ask.name_hash, ask.size, extension=ask.extension, style=ask.style
     ),
+    origin=Generation.Origin.WEB,
 )
 STAFF = Route(
     path=re.compile(rf"/admin/monsters/generation/monster/({identity.NAME_HASH_PATTERN})()"),
     read=_read_staff,
     shared=False,  # staff-only thumbnails: kept by the browser alone
     current_url=lambda ask: links.staff_monster_url(ask.name_hash, ask.size),
+    origin=Generation.Origin.ADMIN,
+    limited=False,  # staff browse pages of 100 thumbnails
 )
 # Gravatar's URL API (monsters/avatars/). Its URLs carry no `v`: no redirect is ever
 # made to a current URL. Any site's script may read an avatar (to draw it on a canvas).
@@ -89,6 +93,7 @@ AVATAR = Route(
     read=avatar_read.read,
     shared=True,
     current_url=lambda ask: "",
+    origin=Generation.Origin.AVATAR,
     cors=True,
 )
 
@@ -156,6 +161,13 @@ class RenderNeeded:
             head=self.head,
         )
 
+    def refusal(self, reason: str, status: int, more: headers.Headers | None = None) -> Reply:
+        """A one-line text answer instead of the image (the client's limit, the
+        renderer's failure), with `more` headers after the usual ones."""
+        body = f"{reason}\n".encode()
+        refusal = headers.refusal_headers(body, secure=self.secure, cors=self.cors)
+        return Reply(status, [*refusal, *(more or [])], b"" if self.head else body)
+
 
 def answer(request: ImageRequest, route: Route = PUBLIC) -> Reply | RenderNeeded | None:
     """The answer to an image request on `route`, `RenderNeeded`, or None when the path
@@ -205,16 +217,6 @@ def answer(request: ImageRequest, route: Route = PUBLIC) -> Reply | RenderNeeded
     if image is None:
         return RenderNeeded(address, **kind, head=request.head, cache_checked=True)
     return _image_reply(address, image, cache_status=service.HIT, head=request.head, **kind)
-
-
-def hand_on(environ: WSGIEnvironment, needed: RenderNeeded) -> None:
-    """Leave `needed` for the view that will draw the image (the front layer's miss)."""
-    environ[_HANDED_ON] = needed
-
-
-def handed_on(environ: WSGIEnvironment | dict[str, Any]) -> RenderNeeded | None:
-    """What the front layer decided for this request before handing it on, if anything."""
-    return environ.get(_HANDED_ON)
 
 
 def _image_reply(

@@ -4,8 +4,9 @@ The way whitenoise wraps the WSGI application to serve static files, `FastImages
 looks at `GET|HEAD` image requests before Django does and asks the one image function
 (`answer.answer`) for the answer. What that function answers whole (a hit, a 304, a
 redirect from an old `v`, a bad size, a body, a format the renderer cannot give) is
-sent from here, exactly as the view would send it; a miss goes on to Django with its
-`RenderNeeded`, so the view neither parses the request nor reads the cache again.
+sent from here, exactly as the view would send it; a miss is drawn here too, by the
+function the view calls (`miss.draw`: the rate limit, single flight, the render and its
+audit row), so a miss pays for no Django request cycle it does not use.
 
 Everything else goes to Django unchanged: hosts Django does not serve, plain HTTP that
 Django redirects to HTTPS, other methods, every other path.
@@ -16,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from monsters.images import answer, site
+from django.db import close_old_connections
+
+from monsters.guards import clients
+from monsters.images import answer, miss, site
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -51,6 +55,19 @@ class FastImages:
             return None  # Django answers a host it does not serve (400), or redirects to HTTPS
         outcome = answer.answer(answer.ImageRequest.from_environ(environ, secure=secure), route)
         if isinstance(outcome, answer.RenderNeeded):
-            answer.hand_on(environ, outcome)
-            return None
+            return _draw(outcome, route, environ)
         return outcome
+
+
+def _draw(
+    needed: answer.RenderNeeded, route: answer.Route, environ: WSGIEnvironment
+) -> answer.Reply:
+    # A miss may write its audit row in this thread (with the write-behind off, or
+    # Redis out of reach), and no Django request begins or ends here to retire a
+    # database connection too old or broken: done here, as Django's documentation
+    # asks of code that uses the database outside a request.
+    close_old_connections()
+    try:
+        return miss.draw(needed, route, client=clients.address_from(environ))
+    finally:
+        close_old_connections()

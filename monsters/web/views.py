@@ -14,9 +14,11 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_http_methods, require_safe
 
 from monsters.guards import clients, rate_limit, sources
-from monsters.images import formats, identity, links, service, styles
-from monsters.web import home_page, image_views, public_url
+from monsters.images import formats, headers, identity, links, service, styles
+from monsters.metrics import RATE_LIMITED
+from monsters.web import home_page, public_url
 from monsters.web.forms import DEFAULT_NAME, NameForm
+from monsters.web.middleware import plain_text
 
 PAGE_SIZE = home_page.PAGE_SIZE
 FAVICON = "monsters/brand-40.png"
@@ -153,8 +155,19 @@ def _names_refused(request: HttpRequest) -> HttpResponse | None:
     ):
         decision = rate_limit.take(limit, client)
         if not decision.allowed:
-            return image_views.too_many(decision, "Too many names at once; please wait a moment.")
+            return _too_many_names(request, decision)
     return None
+
+
+def _too_many_names(request: HttpRequest, decision: rate_limit.Decision) -> HttpResponse:
+    RATE_LIMITED.labels(decision.limit.scope).inc()
+    response = plain_text(
+        "Too many names at once; please wait a moment.", HTTPStatus.TOO_MANY_REQUESTS, request
+    )
+    response["Cache-Control"] = headers.FAILURE_CACHE_CONTROL
+    for header, value in decision.headers():
+        response[header] = value
+    return response
 
 
 def _names_limit() -> rate_limit.Limit:
