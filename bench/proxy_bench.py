@@ -105,15 +105,32 @@ def warmed_through_the_proxy(front: Stack, paths: list[str]) -> dict[str, reques
     return again
 
 
-def checked(label: str, server: Server, path: str, status: int, **headers: str) -> str:
-    """One request of a scenario before wrk sends thousands like it."""
-    answer = proxy_checks.fetch(server.url, [path], headers or None)[path]
-    if answer.status_code != status or (
-        status == 200 and answer.headers.get("Content-Type") != "image/png"
+def checked(
+    label: str,
+    server: Server,
+    path: str,
+    status: int,
+    headers: dict[str, str] | None = None,
+    proxied: bool = False,
+) -> str:
+    """One request of a scenario before wrk sends thousands like it (`proxied`: it must
+    come from the proxy's copy)."""
+    answer = proxy_checks.fetch(server.url, [path], headers)[path]
+    cache = answer.headers.get(proxy_checks.PROXY_CACHE)
+    if (
+        answer.status_code != status
+        or (status == 200 and answer.headers.get("Content-Type") != "image/png")
+        or (proxied and cache != "HIT")
     ):
         raise RuntimeError(f"{label}: {answer.status_code} {answer.headers}")
-    cache = answer.headers.get(proxy_checks.PROXY_CACHE)
     return f"{label} {answer.status_code}" + (f" {cache}" if cache else "")
+
+
+def still_cached(base_url: str, paths: list[str]) -> None:
+    """Before each proxied run: the proxy still answers `paths` from its copy."""
+    states = proxy_checks.cache_states(proxy_checks.fetch(base_url, paths))
+    if states != {"200 HIT": len(paths)}:
+        raise RuntimeError(f"the proxy's cache no longer holds the warmed images: {dict(states)}")
 
 
 def who_answered(
@@ -176,11 +193,16 @@ def run(argv: list[str] | None = None, *, result_file: bool = True) -> rounds.Se
             + ", ".join(
                 [
                     checked("static", static, paths[0], 200),
-                    checked("proxy hit", proxy, paths[1], 200),
+                    checked("proxy hit", proxy, paths[1], 200, proxied=True),
                     checked(
-                        "proxy 304", proxy, paths[2], 304, **{"If-None-Match": etags[paths[2]]}
+                        "proxy 304",
+                        proxy,
+                        paths[2],
+                        304,
+                        {"If-None-Match": etags[paths[2]]},
+                        proxied=True,
                     ),
-                    checked("proxy avatar hit", proxy, avatars[0], 200),
+                    checked("proxy avatar hit", proxy, avatars[0], 200, proxied=True),
                     checked("ceiling", ceiling, paths[3], 200),
                 ]
             )
@@ -207,7 +229,13 @@ def run(argv: list[str] | None = None, *, result_file: bool = True) -> rounds.Se
         ]
         proxy_log, app_log = proxy.logs[0], identidock.logs[0]
         proxy_start, app_start = log_offset(proxy_log), log_offset(app_log)
-        runner = rounds.Runner(arguments, directory, servers, database_url)
+        runner = rounds.Runner(
+            arguments,
+            directory,
+            servers,
+            database_url,
+            ensure_warm=lambda: still_cached(front.url, [paths[0], avatars[0]]),
+        )
         results = runner.measure(scenarios)
         sample = proxy_checks.fetch(front.url, paths[:SAMPLE] + avatars[:SAMPLE])
         answered = proxy_checks.proxy_cache_statuses(proxy_log, after=proxy_start)
