@@ -70,21 +70,22 @@ format: $(VENV)/.dev
 	$(VENV)/bin/ruff format .
 
 ## bench: the benchmarks under bench/ (each uses a database and Redis db of its own: see its
-## docstring), each writing its figures to bench/results/<date>-<bench>.md. The hit, page and
-## miss benches need wrk (apt); the hit bench takes HIT_BENCH_ARGS (by default a second
-## Identidock with the in-process tier off, for "hit, Redis only"), and all three take
-## SERVE_BENCH_ARGS (e.g. "--duration 10 --rounds 3"); the slow-client, fault and cluster
-## benches run the stack, which needs the dev requirements and nginx (and the cluster bench wrk)
-HIT_BENCH_ARGS ?= --redis-only-env MONSTER_PROCESS_CACHE_MB=0
+## docstring), each writing its figures to bench/results/<date>-<bench>.md; the hit, page, miss
+## and proxy benches run together (bench/serving_bench.py) into one file,
+## bench/results/<date>-serving_bench.md, every serving target first. They need wrk (apt) and
+## nginx; the hit bench takes HIT_BENCH_ARGS (by default a second Identidock with the
+## in-process tier off, for "hit, Redis only", and three rounds for its median of rounds), and
+## all four take SERVE_BENCH_ARGS (e.g. "--duration 10 --rounds 3"); the slow-client, fault
+## and cluster benches run the stack, which needs the dev requirements and nginx (and the
+## cluster bench wrk)
+HIT_BENCH_ARGS ?= --redis-only-env MONSTER_PROCESS_CACHE_MB=0 --rounds 3
 SERVE_BENCH_ARGS ?=
 bench: $(VENV)/.dev
 	$(PY) bench/renderer_bench.py
 	$(PY) bench/warm_bench.py
 	$(PY) bench/warm_memory.py
 	$(PY) bench/admin_bench.py
-	$(PY) bench/hit_bench.py $(HIT_BENCH_ARGS) $(SERVE_BENCH_ARGS)
-	$(PY) bench/page_bench.py $(SERVE_BENCH_ARGS)
-	$(PY) bench/miss_bench.py $(SERVE_BENCH_ARGS)
+	$(PY) bench/serving_bench.py --hit-args="$(HIT_BENCH_ARGS)" $(SERVE_BENCH_ARGS)
 	$(PY) bench/profile_requests.py
 	$(PY) bench/slow_clients_bench.py
 	$(PY) bench/slow_clients_bench.py --direct

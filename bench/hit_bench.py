@@ -13,16 +13,19 @@ recording each ETag, and runs wrk in interleaved rounds over:
     not_modified the same URLs with If-None-Match: each path's own ETag
     avatar_hit   GET of a cached avatar, /avatar/<md5 of an email>?s=80, rotating
 
-Targets, against the ceiling measured in the same run: hit >= 0.80 x ceiling with
-p99 <= 3 x p50; hit_redis >= 0.50 x ceiling; 304 >= 0.90 x ceiling; and the avatar hit
->= 0.90 x the monster hit (the same function answers both). Then VmRSS of every
-Identidock worker before and after --rss-hits hits: <= 80 MB a worker, flat within 5 %.
+Targets, against the ceiling measured in the same run: hit >= 0.75 x ceiling as the
+median of the per-round ratios (three rounds by default), with p99/p50 at most 1.5 x the
+ceiling's own p99/p50; 304 >= 0.80 x ceiling; and, informational, hit_redis >= 0.50 x
+ceiling and the avatar hit >= 0.90 x the monster hit (the same function answers both).
+Then VmRSS of every Identidock worker before and after --rss-hits hits: <= 80 MB a
+worker, flat within 5 %.
 
-Prints the table and writes it to bench/results/<date>-hit_bench.md; raw wrk output, the
-Lua scripts and the servers' error logs go to var/bench/hit-<time>/. The targets are
-informational: the exit status is 0 unless the harness itself failed.
+Prints the table and writes it to bench/results/<date>-hit_bench.md (bench/serving_bench.py
+gathers it with the other serving benches instead); raw wrk output, the Lua scripts and
+the servers' error logs go to var/bench/hit-<time>/. The targets are informational: the
+exit status is 0 unless the harness itself failed.
 
-    .venv/bin/python bench/hit_bench.py [--duration 5] [--rounds 2] [--hashes 1000]
+    .venv/bin/python bench/hit_bench.py [--duration 5] [--rounds 3] [--hashes 1000]
         [--rss-hits 100000] [--rss-max-seconds 100] [--redis-only-env NAME=VALUE]
 """
 
@@ -52,11 +55,16 @@ from bench.wrk import rotate_script
 
 BENCH = "hit_bench"
 CACHED = ("hit", "hit_redis", "not_modified", "avatar_hit")
+ROUNDS = 3  # the hit's target is a median of rounds: three at least, by default
 TARGETS = [
-    targets.at_least("hit", 0.8, over="ceiling"),
-    targets.tail_within("hit", 3.0, reference="ceiling"),
+    # Per round, then the median: the hit and the ceiling share each round's load, and
+    # one round spoiled by a neighbour does not decide the verdict.
+    targets.median_of_rounds("hit", 0.75, over="ceiling"),
+    # The ceiling's own tail is gunicorn's and the machine's; only what the hit adds to
+    # it is ours.
+    targets.tail_relative("hit", 1.5, reference="ceiling"),
     targets.at_least("hit_redis", 0.5, over="ceiling"),
-    targets.at_least("not_modified", 0.9, over="ceiling"),
+    targets.at_least("not_modified", 0.8, over="ceiling"),
     # An avatar is answered by the same function as a monster: the same speed, within
     # noise (the keyed id is one HMAC more, once per hash and process).
     targets.at_least("avatar_hit", 0.9, over="hit", over_label="monster hit"),
@@ -71,7 +79,7 @@ def avatar_paths(count: int) -> list[str]:
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    rounds.add_arguments(parser)
+    rounds.add_arguments(parser, rounds=ROUNDS)
     parser.add_argument("--hashes", type=int, default=1000, help="warmed hashes to rotate over")
     parser.add_argument("--rss-hits", type=int, default=100_000)
     parser.add_argument(
@@ -94,7 +102,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return arguments
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, *, result_file: bool = True) -> rounds.Section:
+    """The whole bench; its own result file unless `result_file` is false."""
     arguments = parse_arguments(argv)
     directory, report = rounds.begin(BENCH)
     with ExitStack() as stack:
@@ -169,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         heading = report.heading(arguments, servers, identidock)
 
-    verdicts = targets.judge(TARGETS, results)
+    verdicts = targets.judge(TARGETS, results) + rss.verdicts()
     audited = ", ".join(f"{key} {results[key].audit_rows:,}" for key in CACHED)
     lines = [
         *heading,
@@ -197,7 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     lines += ["", code_block(runner.rounds), "", "## Worker memory under hits", ""]
     lines += [*rss.lines(), *rss_notes]
     lines += ["", *report.footing()]
-    report.finish(lines, arguments.keep_access_logs)
+    report.finish(lines, arguments.keep_access_logs, result_file=result_file)
+    return rounds.Section(BENCH, lines, verdicts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(argv)
     return 0
 
 

@@ -11,14 +11,15 @@ Redis, nothing else: bench/miss_floor_app.py) under the shipped gunicorn.conf.py
     miss          Identidock, a new hash every request (cache GET, renderer, SET, audit)
     bare_miss     the bare miss app, a new hash every request (renderer, SET)
 
-Targets: renderer >= 0.40 x ceiling; miss >= 0.50 x renderer. Beside them, for reading the
-miss: its share of the bare miss (the most a miss answered in Python reaches here, in
-Django or out of it), the bare miss's share of the renderer, and the bound the floor sets
-from CPU per request (a miss through Django costs at least the floor plus the renderer's
-request).
+Targets: renderer >= 0.40 x ceiling; miss >= 0.60 x the bare miss (the most a miss
+answered in Python reaches here, in Django or out of it). Beside them, for reading the
+miss: its share of the renderer, the bare miss's share of the renderer, and the bound the
+floor sets from CPU per request (a miss through Django costs at least the floor plus the
+renderer's request).
 
-Prints the table and writes it to bench/results/<date>-miss_bench.md; raw wrk output goes
-to var/bench/miss-<time>/. The targets are informational: the exit status is 0 unless the
+Prints the table and writes it to bench/results/<date>-miss_bench.md (bench/serving_bench.py
+gathers it with the other serving benches instead); raw wrk output goes to
+var/bench/miss-<time>/. The targets are informational: the exit status is 0 unless the
 harness itself failed.
 
     .venv/bin/python bench/miss_bench.py [--duration 5] [--rounds 2]
@@ -49,7 +50,9 @@ from bench.wrk import fresh_script, rotate_script
 BENCH = "miss_bench"
 TARGETS = [
     targets.at_least("renderer", 0.4, over="ceiling"),
-    targets.at_least("miss", 0.5, over="renderer"),
+    # The bare miss asks the renderer and SETs the bytes, nothing else: what a miss costs
+    # beyond it is Django and our checks, the part this code can change.
+    targets.at_least("miss", 0.6, over="bare_miss", over_label="bare miss"),
 ]
 
 
@@ -62,11 +65,12 @@ def django_bound(results: targets.Results) -> float:
 
 
 def reading_lines(results: targets.Results) -> list[str]:
-    """The miss against the bare miss and the floor: what no code of ours could beat."""
+    """The miss against the renderer, the bare miss against the renderer, and the bound
+    the floor sets: what no code of ours could beat."""
     miss, bare, renderer = results["miss"], results["bare_miss"], results["renderer"]
     floor = results["django_floor"]
     return [
-        f"- the miss: {targets.ratio(results, 'miss', 'bare_miss'):.2f} x the bare miss; "
+        f"- the miss: {targets.ratio(results, 'miss', 'renderer'):.2f} x renderer; "
         f"{miss.audit_rows:,} audit rows written for the {miss.requests:,} replies wrk "
         "counted.",
         f"- the bare miss (renderer and SET, no Django, no checks): {bare.rate:,.0f} req/s, "
@@ -87,7 +91,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return arguments
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, *, result_file: bool = True) -> rounds.Section:
+    """The whole bench; its own result file unless `result_file` is false."""
     arguments = parse_arguments(argv)
     directory, report = rounds.begin(BENCH)
     with ExitStack() as stack:
@@ -159,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         f"are asked for ?size={SIZE}; the ceiling answers a recorded hit's {png_bytes:,} PNG "
         "bytes.",
         "",
-        "## Misses against the renderer",
+        "## Misses against the bare miss and the renderer",
         "",
         *targets.table([(s.key, s.label) for s in scenarios], results, "ceiling", verdicts),
         "",
@@ -171,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *report.footing(),
     ]
-    report.finish(lines, arguments.keep_access_logs)
+    report.finish(lines, arguments.keep_access_logs, result_file=result_file)
+    return rounds.Section(BENCH, lines, verdicts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(argv)
     return 0
 
 

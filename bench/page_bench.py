@@ -12,8 +12,9 @@ The page is Django's to answer, so its targets are ratios to that floor, measure
 same run (not to a bare WSGI app): page GET >= `GET_OVER_FLOOR` x floor, page POST >=
 `POST_OVER_FLOOR` x floor.
 
-Prints the table and writes it to bench/results/<date>-page_bench.md; raw wrk output goes
-to var/bench/page-<time>/. The targets are informational: the exit status is 0 unless the
+Prints the table and writes it to bench/results/<date>-page_bench.md (bench/serving_bench.py
+gathers it with the other serving benches instead); raw wrk output goes to
+var/bench/page-<time>/. The targets are informational: the exit status is 0 unless the
 harness itself failed.
 
     .venv/bin/python bench/page_bench.py [--duration 5] [--rounds 2] [--names 1000]
@@ -62,7 +63,8 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return arguments
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, *, result_file: bool = True) -> rounds.Section:
+    """The whole bench; its own result file unless `result_file` is false."""
     arguments = parse_arguments(argv)
     directory, report = rounds.begin(BENCH)
     with ExitStack() as stack:
@@ -118,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *report.footing(),
     ]
-    report.finish(lines, arguments.keep_access_logs)
+    report.finish(lines, arguments.keep_access_logs, result_file=result_file)
+    return rounds.Section(BENCH, lines, verdicts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(argv)
     return 0
 
 

@@ -1,7 +1,8 @@
 """How the serving benches measure: an unmeasured warm-up of each server, then wrk in
 interleaved rounds (A B C ... A B C ...) so that every scenario sees the same drift in a
 shared machine's load, with the servers' CPU time and the audit rows written counted
-around every run. Also their common options, raw-output directory and report."""
+around every run. Also their common options, raw-output directory and report, and the
+`Section` each bench hands back so that bench/serving_bench.py can gather them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from bench import results
 from bench.databases import audit_rows
 from bench.servers import Server, Servers, gunicorn_tuning
+from bench.targets import Verdict
 from bench.wrk import Measured, WrkRun, run_wrk
 
 
@@ -28,10 +30,19 @@ class Scenario:
     cached: bool = False  # must be served from a warm cache (checked before each run)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options every serving bench takes."""
+@dataclass
+class Section:
+    """What one serving bench found: its report's lines and its targets' verdicts."""
+
+    bench_name: str
+    lines: list[str]
+    verdicts: list[Verdict]
+
+
+def add_arguments(parser: argparse.ArgumentParser, rounds: int = 2) -> None:
+    """The options every serving bench takes (`rounds`: its default number of rounds)."""
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=rounds, help="interleaved rounds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--warmup", type=int, default=2, help="seconds per server, unmeasured")
@@ -159,14 +170,19 @@ class Report:
             "wrk's not counted; req/s, p50 and p99 over all rounds together.",
         ]
 
-    def finish(self, lines: list[str], keep_access_logs: bool) -> Path:
-        """Print the report, write the result file; drop the access logs unless kept."""
+    def finish(
+        self, lines: list[str], keep_access_logs: bool, *, result_file: bool = True
+    ) -> Path | None:
+        """Print the report, write the result file (unless a driver gathers the reports
+        into one of its own: `result_file` false); drop the access logs unless kept."""
         text = "\n".join(lines)
         print("\n" + text)
         (self.directory / "report.md").write_text(text + "\n")
         if not keep_access_logs:
             for log in self.directory.glob("*.access.log"):
                 log.unlink()
+        if not result_file:
+            return None
         path = results.write_result(self.bench_name, text)
         print(f"\nresult: {path}")
         return path

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.servers import Server, rss_mb
+from bench.targets import Verdict
 from bench.wrk import WrkRun
 
 RSS_LIMIT_MB = 80.0
@@ -45,6 +46,27 @@ class WorkerRss:
     @property
     def flat(self) -> bool:
         return abs(self.change) <= RSS_FLAT and not self.replaced
+
+    def verdicts(self) -> list[Verdict]:
+        """The two targets as verdicts, for the tables that gather every bench's."""
+        replaced = " (workers were replaced: not the same processes)" if self.replaced else ""
+        return [
+            Verdict(
+                "rss",
+                f"<= {RSS_LIMIT_MB:.0f} MB per worker",
+                self.peak_mb,
+                self.under_limit,
+                shown=f"{self.peak_mb:.1f} MB",
+            ),
+            Verdict(
+                "rss",
+                f"flat within {RSS_FLAT:.0%} over {self.hits:,} hits",
+                self.change,
+                self.flat,
+                replaced,
+                shown=f"{self.change:+.1%}",
+            ),
+        ]
 
     def lines(self) -> list[str]:
         def summary(rss: dict[int, float]) -> str:
