@@ -150,3 +150,12 @@ def test_without_redis_the_bucket_is_this_process_and_the_lock_is_left_to_leader
     admitted = [admission.admit(LIMIT, client, lock="lock:local", seconds=5) for _ in range(3)]
     assert [a.decision.allowed for a in admitted] == [True, True, False]
     assert all(a.claim is None for a in admitted)
+
+
+def test_a_redis_that_forgot_the_scripts_is_sent_them_again(client, renderer_server):
+    """The scripts run by their SHA1; a restarted or newly promoted Redis knows none."""
+    assert client.get(f"/monster/{identity.hash_name('scripts 1')}").status_code == 200
+    get_redis_connection("monsters").script_flush()
+    again = client.get(f"/monster/{identity.hash_name('scripts 2')}")
+    assert again.status_code == HTTPStatus.OK and again["X-Cache"] == "MISS"
+    assert Generation.objects.count() == 2

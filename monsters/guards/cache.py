@@ -14,6 +14,7 @@ request until a probe finds it back. With Sentinel, writes (to the primary) and 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
@@ -26,6 +27,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django_redis import get_redis_connection
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
+from redis.commands.core import Script
 
 from monsters.guards.breaker import Breaker, breaker_for
 from monsters.metrics import CACHE_LOOKUPS
@@ -227,7 +229,7 @@ def add_with_intent(
 
     def run(_: BaseCache) -> Any:
         client = get_redis_connection(CACHE_ALIAS)
-        return client.eval(_ADD_WITH_INTENT, 2, *keys, *args)
+        return _script(_ADD_WITH_INTENT)(keys=keys, args=args, client=client)
 
     try:
         entry_id = guarded(run, writes=True)
@@ -274,9 +276,18 @@ def run_script(script: str, *, keys: list[str], args: Sequence[float | str]) -> 
 
     def run(_: BaseCache) -> list[int]:
         client = get_redis_connection(CACHE_ALIAS)
-        return [int(value) for value in client.eval(script, len(prefixed), *prefixed, *args)]
+        return [int(value) for value in _script(script)(keys=prefixed, args=args, client=client)]
 
     return guarded(run, writes=True)  # the scripts here write (the rate limiter's do)
+
+
+@functools.cache
+def _script(source: str) -> Script:
+    """`source` as redis-py's Script, run by its SHA1 (EVALSHA): a call sends the hash,
+    not the whole script, and Redis does not hash the script again on every call. A
+    server that does not know it (restarted, or newly promoted) is sent it once more by
+    redis-py. Each call names its client: the one registered first may be gone."""
+    return cast(Script, get_redis_connection(CACHE_ALIAS).register_script(source))
 
 
 def backend_name() -> str:
