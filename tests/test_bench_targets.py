@@ -12,7 +12,6 @@ import pytest
 from bench import targets
 from bench.hit_bench import TARGETS as HIT_TARGETS
 from bench.miss_bench import TARGETS as MISS_TARGETS
-from bench.miss_bench import django_bound
 from bench.page_bench import TARGETS as PAGE_TARGETS
 from bench.worker_rss import WorkerRss
 from bench.wrk import Measured, WrkRun
@@ -166,11 +165,6 @@ def test_the_table_has_a_row_per_scenario_and_each_verdict_on_its_own_row():
     assert header.count("|") == rule.count("|") == ceiling.count("|") == hit.count("|")
     assert "PASS" in hit
     assert "PASS" not in ceiling
-
-
-def test_a_miss_through_django_is_bounded_by_the_floor_plus_the_renderer():
-    results = {"django_floor": measured(2_000, cpu_us=500), "renderer": measured(3_000, cpu_us=300)}
-    assert django_bound(results) == pytest.approx(300 / 800)
 
 
 def test_workers_that_stay_under_the_limit_and_flat_pass():
