@@ -12,8 +12,9 @@ bench/servers.py) and the renderer under gunicorn on a free port, as in compose.
         [--scenario hit --scenario page_get ...]
 
 Scenarios: hit (the in-process tier), hit_redis (the tier off), not_modified,
-django_floor (GET /healthz: Django's request cycle around a view that does nothing),
-page_get, page_post, miss (a new hash each time: the renderer, Redis and an audit row).
+avatar_hit (`/avatar/<md5>?s=80`, as Gravatar clients ask), django_floor (GET /healthz:
+Django's request cycle around a view that does nothing), page_get, page_post, miss (a
+new hash each time: the renderer, Redis and an audit row).
 With the miss, it also measures the renderer request alone: our HTTP client's CPU here
 against the renderer's in its gunicorn.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import os
 import pstats
@@ -41,7 +43,16 @@ from bench import servers  # noqa: E402 - needs ROOT on the path
 from bench.results import recorded  # noqa: E402
 
 HASHES = 200
-SCENARIOS = ("hit", "hit_redis", "not_modified", "django_floor", "page_get", "page_post", "miss")
+SCENARIOS = (
+    "hit",
+    "hit_redis",
+    "not_modified",
+    "avatar_hit",
+    "django_floor",
+    "page_get",
+    "page_post",
+    "miss",
+)
 
 
 @contextmanager
@@ -80,6 +91,8 @@ def requests_of(scenario: str) -> Callable[[int], dict[str, Any]]:
     from monsters.images import identity, keys
 
     hashes = [identity.hash_name(f"profile {n}") for n in range(HASHES)]
+    emails = [f"profile-{n}@example.com".encode() for n in range(HASHES)]
+    avatars = [hashlib.md5(email).hexdigest() for email in emails]  # noqa: S324 - Gravatar's id
     query = f"size=80&v={keys.current_revision()}"
     etags = [keys.locate(name_hash=name_hash, size=80).etag for name_hash in hashes]
     token = get_random_string(32)  # an unmasked CSRF secret is a valid token too
@@ -103,6 +116,7 @@ def requests_of(scenario: str) -> Callable[[int], dict[str, Any]]:
         "not_modified": lambda n: environ_for(
             f"/monster/{hashes[n % HASHES]}", query, HTTP_IF_NONE_MATCH=etags[n % HASHES]
         ),
+        "avatar_hit": lambda n: environ_for(f"/avatar/{avatars[n % HASHES]}", "s=80"),
         "django_floor": lambda n: environ_for("/healthz"),
         "page_get": lambda n: environ_for("/"),
         "page_post": post,
