@@ -74,11 +74,11 @@ format: $(VENV)/.dev
 ## and proxy benches run together (bench/serving_bench.py) into one file,
 ## bench/results/<date>-serving_bench.md, every serving target first. They need wrk (apt) and
 ## nginx; the hit bench takes HIT_BENCH_ARGS (by default a second Identidock with the
-## in-process tier off, for "hit, Redis only", and three rounds for its median of rounds), and
-## all four take SERVE_BENCH_ARGS (e.g. "--duration 10 --rounds 3"); the slow-client, fault
+## in-process tier off, for "hit, Redis only"), and all four take SERVE_BENCH_ARGS (e.g.
+## "--duration 10 --rounds 5"; three rounds by default); the slow-client, fault
 ## and cluster benches run the stack, which needs the dev requirements and nginx (and the
 ## cluster bench wrk)
-HIT_BENCH_ARGS ?= --redis-only-env MONSTER_PROCESS_CACHE_MB=0 --rounds 3
+HIT_BENCH_ARGS ?= --redis-only-env MONSTER_PROCESS_CACHE_MB=0
 SERVE_BENCH_ARGS ?=
 bench: $(VENV)/.dev
 	$(PY) bench/renderer_bench.py
@@ -87,6 +87,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/admin_bench.py
 	$(PY) bench/serving_bench.py --hit-args="$(HIT_BENCH_ARGS)" $(SERVE_BENCH_ARGS)
 	$(PY) bench/profile_requests.py
+	$(PY) bench/renderer_clients.py
 	$(PY) bench/slow_clients_bench.py
 	$(PY) bench/slow_clients_bench.py --direct
 	$(PY) bench/fault_bench.py

@@ -55,7 +55,6 @@ from bench.wrk import rotate_script
 
 BENCH = "hit_bench"
 CACHED = ("hit", "hit_redis", "not_modified", "avatar_hit")
-ROUNDS = 3  # the hit's target is a median of rounds: three at least, by default
 TARGETS = [
     # Per round, then the median: the hit and the ceiling share each round's load, and
     # one round spoiled by a neighbour does not decide the verdict.
@@ -79,7 +78,7 @@ def avatar_paths(count: int) -> list[str]:
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    rounds.add_arguments(parser, rounds=ROUNDS)
+    rounds.add_arguments(parser)
     parser.add_argument("--hashes", type=int, default=1000, help="warmed hashes to rotate over")
     parser.add_argument("--rss-hits", type=int, default=100_000)
     parser.add_argument(

@@ -20,7 +20,7 @@ gathers it with the other serving benches instead); raw wrk output goes to
 var/bench/miss-<time>/. The targets are informational: the exit status is 0 unless the
 harness itself failed.
 
-    .venv/bin/python bench/miss_bench.py [--duration 5] [--rounds 2]
+    .venv/bin/python bench/miss_bench.py [--duration 5] [--rounds 3]
 """
 
 from __future__ import annotations

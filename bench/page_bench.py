@@ -17,7 +17,7 @@ gathers it with the other serving benches instead); raw wrk output goes to
 var/bench/page-<time>/. The targets are informational: the exit status is 0 unless the
 harness itself failed.
 
-    .venv/bin/python bench/page_bench.py [--duration 5] [--rounds 2] [--names 1000]
+    .venv/bin/python bench/page_bench.py [--duration 5] [--rounds 3] [--names 1000]
 """
 
 from __future__ import annotations

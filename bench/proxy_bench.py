@@ -59,7 +59,6 @@ from bench.wrk import rotate_script
 from scripts.stack.topology import Stack
 
 BENCH = "proxy_bench"
-ROUNDS = 3
 STATIC = "static nginx"
 TARGETS = [
     # nginx answering from its cache does what nginx does for a file, plus the cache's
@@ -76,7 +75,7 @@ SAMPLE = 20  # images asked for again after the load, to see the proxy still ans
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    rounds.add_arguments(parser, rounds=ROUNDS)
+    rounds.add_arguments(parser)
     parser.add_argument("--hashes", type=int, default=1000, help="warmed hashes to rotate over")
     arguments = parser.parse_args(argv)
     rounds.check_arguments(parser, arguments)

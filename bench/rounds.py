@@ -39,10 +39,10 @@ class Section:
     verdicts: list[Verdict]
 
 
-def add_arguments(parser: argparse.ArgumentParser, rounds: int = 2) -> None:
+def add_arguments(parser: argparse.ArgumentParser, rounds: int = 3) -> None:
     """The options every serving bench takes (`rounds`: its default number of rounds)."""
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=rounds, help="interleaved rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--warmup", type=int, default=2, help="seconds per server, unmeasured")

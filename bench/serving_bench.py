@@ -12,7 +12,7 @@ Each bench gets its own options (--hit-args=..., --page-args=..., --miss-args=..
 and the others still run; the exit status is then 1.
 
     .venv/bin/python bench/serving_bench.py \\
-        --hit-args="--redis-only-env MONSTER_PROCESS_CACHE_MB=0 --rounds 3" [--duration 5]
+        --hit-args="--redis-only-env MONSTER_PROCESS_CACHE_MB=0" [--duration 5]
 """
 
 from __future__ import annotations
