@@ -3,8 +3,9 @@
 `lay_out` writes each /monster/<hash> answer's bytes to <root>/monster/<hash>, so that
 wrk's rotation over /monster/<hash>?size=80&v=... works unchanged (nginx looks a static
 file up by the path alone; the query string is ignored). `write_config` renders a minimal
-nginx.conf for it, mirroring what decides the cost of a request in the proxy `make stack`
-runs (scripts/stack/proxy.py's MAIN_CONFIG and docker/nginx/templates/default.conf.template):
+server for it inside `make stack`'s own nginx.conf (scripts/stack/proxy.py's
+MAIN_CONFIG), mirroring what decides the cost of a request in the proxy it runs
+(docker/nginx/templates/default.conf.template):
 
 - `worker_processes auto` and `worker_connections 1024` (MAIN_CONFIG);
 - `sendfile` left at nginx's default, off, as MAIN_CONFIG leaves it (the nginx image's
@@ -29,49 +30,37 @@ from bench.servers import Server
 from scripts.stack import processes, proxy
 from scripts.stack.ports import free_port
 
-CONFIG = """\
+# The server, included by make stack's own nginx.conf (proxy.MAIN_CONFIG).
+SITE = """\
 # Written by bench/static_nginx.py: the image bytes as static files, for the proxy bench.
-daemon off;
-worker_processes auto;
-pid {prefix}/nginx.pid;
-error_log stderr notice;
+log_format identidock '$remote_addr - $remote_user [$time_local] '
+                      '"$request_method $request_uri $server_protocol" $status '
+                      '$body_bytes_sent "$http_referer" "$http_user_agent" '
+                      'rt=$request_time urt=$upstream_response_time id=$request_id '
+                      'ua="$upstream_addr" us="$upstream_status" xc=- '
+                      'pc=$upstream_cache_status';
 
-events {{
-    worker_connections 1024;
-}}
+server {{
+    listen {listen} default_server;
+    server_name _;
+    server_tokens off;
+    access_log {access_log} identidock;
+    keepalive_timeout 15s;
+    reset_timedout_connection on;
 
-http {{
-{temp_paths}
-    log_format identidock '$remote_addr - $remote_user [$time_local] '
-                          '"$request_method $request_uri $server_protocol" $status '
-                          '$body_bytes_sent "$http_referer" "$http_user_agent" '
-                          'rt=$request_time urt=$upstream_response_time id=$request_id '
-                          'ua="$upstream_addr" us="$upstream_status" xc=- '
-                          'pc=$upstream_cache_status';
+    # The files have no extension: every one is a PNG.
+    types {{ }}
+    default_type image/png;
 
-    server {{
-        listen {listen} default_server;
-        server_name _;
-        server_tokens off;
-        access_log {access_log} identidock;
-        keepalive_timeout 15s;
-        reset_timedout_connection on;
-
-        # The files have no extension: every one is a PNG.
-        types {{ }}
-        default_type image/png;
-
-        location /monster/ {{
-            root {root};
-        }}
-        location = /healthz {{
-            default_type text/plain;
-            return 200 "ok\\n";
-        }}
+    location /monster/ {{
+        root {root};
+    }}
+    location = /healthz {{
+        default_type text/plain;
+        return 200 "ok\\n";
     }}
 }}
 """
-_TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 
 def lay_out(root: Path, images: dict[str, bytes]) -> None:
@@ -91,17 +80,11 @@ def write_config(prefix: Path, *, listen: str, root: Path) -> Path:
     var/bench/ can be, a pytest tmp_path cannot."""
     for directory in (prefix, root):
         directory.mkdir(parents=True, exist_ok=True)
-    temp_paths = "\n".join(f"    {kind}_temp_path {prefix}/{kind}_temp;" for kind in _TEMP_PATHS)
-    config = prefix / "nginx.conf"
-    config.write_text(
-        CONFIG.format(
-            prefix=prefix,
-            temp_paths=temp_paths,
-            listen=listen,
-            access_log=prefix / "static-nginx.access.log",
-            root=root,
-        )
+    site = prefix / "static.conf"
+    site.write_text(
+        SITE.format(listen=listen, access_log=prefix / "static-nginx.access.log", root=root)
     )
+    config = proxy.write_main_config(prefix, site)
     for directory in [prefix, root, *(path for path in root.rglob("*") if path.is_dir())]:
         directory.chmod(directory.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
     return config

@@ -22,7 +22,9 @@ PNG = b"\x89PNG\r\n\x1a\n pretend"
 
 def test_the_config_mirrors_the_shipped_proxys_settings_that_cost(tmp_path):
     config = static_nginx.write_config(tmp_path, listen="127.0.0.1:8123", root=tmp_path / "files")
-    text = config.read_text()
+    site = tmp_path / "static.conf"
+    assert f"include {site};" in config.read_text()  # in make stack's own nginx.conf
+    text = config.read_text() + site.read_text()
     assert "listen 127.0.0.1:8123 default_server;" in text
     assert re.search(r"^worker_processes auto;$", text, re.MULTILINE)
     assert "worker_connections 1024;" in text

@@ -112,6 +112,12 @@ def write_config(
         raise StackError(f"{TEMPLATE.name} expects {sorted(missing)}, which the stack does not set")
     site = prefix / "identidock.conf"
     site.write_text(render(per_upstream(template, upstreams), values), encoding="utf-8")
+    return write_main_config(prefix, site)
+
+
+def write_main_config(prefix: Path, site: Path) -> Path:
+    """`prefix`/nginx.conf: MAIN_CONFIG around the server configuration in `site`, every
+    temporary path under `prefix`; its path."""
     temp_paths = "\n".join(f"    {kind}_temp_path {prefix}/{kind}_temp;" for kind in _TEMP_PATHS)
     main = prefix / "nginx.conf"
     main.write_text(MAIN_CONFIG.format(prefix=prefix, temp_paths=temp_paths, site=site))
