@@ -11,7 +11,8 @@ from django.core.signals import request_started
 from identidock.wsgi import django_application
 from monsters.audit import writer
 from monsters.guards import cache
-from monsters.images import identity, keys, service
+from monsters.images import answer, identity, keys, service
+from monsters.images import headers as image_headers
 from monsters.images.front import FastImages
 from monsters.models import Generation
 from tests import wsgi_calls
@@ -138,3 +139,26 @@ def test_the_shipped_application_answers_a_miss_and_a_hit_without_django(rendere
     assert hit[2] == miss[2]
     assert reached_django == []
     assert Generation.objects.count() == 1
+
+
+@pytest.mark.usefixtures("renderer_server")
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_failure_no_guard_expected_is_djangos_one_line_500(fast, monkeypatch, caplog, method):
+    layer, django = fast
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the miss path")
+
+    monkeypatch.setattr(service, "get_picture", broken)
+    status, headers, body = call(layer, query=current_query(), method=method)
+    django_status, _, django_body = call(django_application, query=current_query())
+    assert status == django_status == "500 Internal Server Error"
+    assert body == (b"" if method == "HEAD" else django_body)
+    assert django_body == f"{answer.SERVER_ERROR}\n".encode()
+    assert dict(headers)["Content-Type"] == "text/plain; charset=utf-8"
+    for header in image_headers.django_headers(secure=False):
+        assert header in headers
+    assert django.calls == 0
+    logged = [r for r in caplog.records if r.name == "monsters.images.front"]
+    assert logged and logged[0].exc_info is not None
+    assert MOBY not in logged[0].getMessage()

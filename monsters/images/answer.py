@@ -30,6 +30,7 @@ from monsters.models import Generation
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
+SERVER_ERROR = "Internal server error: something went wrong on our side; please try again."
 # The query strings our own links carry: nothing to decode, each name once. Any other
 # query is read by Django's QueryDict, exactly as a view reads `request.GET`.
 _PLAIN_QUERY = re.compile(r"size=([0-9]{1,4})(?:&v=([A-Za-z0-9._-]{1,64}))?")
@@ -217,6 +218,17 @@ def answer(request: ImageRequest, route: Route = PUBLIC) -> Reply | RenderNeeded
     if image is None:
         return RenderNeeded(address, **kind, head=request.head, cache_checked=True)
     return _image_reply(address, image, cache_status=service.HIT, head=request.head, **kind)
+
+
+def server_error(*, secure: bool, head: bool) -> Reply:
+    """The 500 of a layer that failed to answer (the details are in the log, with the
+    request id): the line Django's own 500 gives (monsters.web.errors)."""
+    body = f"{SERVER_ERROR}\n".encode()
+    return Reply(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        headers.refusal_headers(body, secure=secure),
+        body if not head else b"",
+    )
 
 
 def _image_reply(

@@ -14,6 +14,7 @@ Django redirects to HTTPS, other methods, every other path.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
+logger = logging.getLogger(__name__)
+
 # The public image routes: monsters and avatars (staff thumbnails need Django's login).
 _ROUTES = (answer.PUBLIC, answer.AVATAR)
 
@@ -37,7 +40,15 @@ class FastImages:
         self.application = application
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        reply = self._reply(environ)
+        try:
+            reply = self._reply(environ)
+        except Exception:
+            # A bug, or a failure no guard expected: the one-line 500 Django's handler
+            # would give, not gunicorn's page. (The path stays out: an avatar's is an
+            # email's hash; the access log has it redacted, under the same request id.)
+            logger.exception("An image request failed")
+            secure = site.served_securely(environ) is True
+            reply = answer.server_error(secure=secure, head=environ["REQUEST_METHOD"] == "HEAD")
         if reply is None:
             return self.application(environ, start_response)
         start_response(reply.status_line, list(reply.headers))

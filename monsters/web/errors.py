@@ -12,6 +12,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse
 
+from monsters.images import answer
 from monsters.web.middleware import plain_text
 
 
@@ -44,8 +45,4 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: the details are in the log (with the request id), not in the answer."""
-    return plain_text(
-        "Internal server error: something went wrong on our side; please try again.",
-        HTTPStatus.INTERNAL_SERVER_ERROR,
-        request,
-    )
+    return plain_text(answer.SERVER_ERROR, HTTPStatus.INTERNAL_SERVER_ERROR, request)
