@@ -15,7 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identidock.settings")
 django_application = get_wsgi_application()
 
 # These need the settings loaded.
-from monsters.images.front import FastImages  # noqa: E402
+from monsters.web.front import FastImages  # noqa: E402
 from monsters.web.head import NoBodyOnHead  # noqa: E402
 from monsters.web.request_context import RequestContext  # noqa: E402
 

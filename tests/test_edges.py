@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from identidock.wsgi import django_application
 from monsters.guards import clients, rate_limit
 from monsters.images import identity, keys
-from monsters.images.front import FastImages
+from monsters.web.front import FastImages
 from tests.wsgi_calls import call
 
 MOBY = identity.hash_name("Moby Dock")

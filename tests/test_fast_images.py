@@ -11,7 +11,7 @@ import pytest
 from identidock.wsgi import django_application
 from monsters.guards import cache
 from monsters.images import identity, keys
-from monsters.images.front import FastImages
+from monsters.web.front import FastImages
 from tests import wsgi_calls
 from tests.wsgi_calls import CountingDjango
 

@@ -1,5 +1,5 @@
-"""Misses answered by the front layer (monsters/images/front.py) without Django's request
-cycle, by the same function the views call (monsters/images/miss.py): the same answer,
+"""Misses answered by the front layer (monsters/web/front.py) without Django's request
+cycle, by the same function the views call (monsters/web/miss.py): the same answer,
 header for header, whether the image is drawn, the client is over its limit or the
 renderer fails; one cache read, one render, one audit row."""
 
@@ -13,8 +13,8 @@ from monsters.audit import writer
 from monsters.guards import cache
 from monsters.images import answer, identity, keys, service
 from monsters.images import headers as image_headers
-from monsters.images.front import FastImages
 from monsters.models import Generation
+from monsters.web.front import FastImages
 from tests import wsgi_calls
 from tests.wsgi_calls import CountingDjango
 
@@ -159,6 +159,6 @@ def test_a_failure_no_guard_expected_is_djangos_one_line_500(fast, monkeypatch, 
     for header in image_headers.django_headers(secure=False):
         assert header in headers
     assert django.calls == 0
-    logged = [r for r in caplog.records if r.name == "monsters.images.front"]
+    logged = [r for r in caplog.records if r.name == "monsters.web.front"]
     assert logged and logged[0].exc_info is not None
     assert MOBY not in logged[0].getMessage()

@@ -7,8 +7,9 @@ Django (`front.FastImages`) sends a `Reply` itself and hands everything else to 
 the views call the same function and send the same `Reply`, so a client cannot tell
 which layer answered, hit or miss, body or none.
 
-What follows `RenderNeeded` is `miss.draw()`: the rate limit, the render, and mapping a
-renderer's failure to a status code; both layers call that too.
+What follows `RenderNeeded` is `monsters.web.miss.draw()`: the rate limit, the render,
+and mapping a renderer's failure to a status code; both layers call that too. The
+avatar route is the avatar surface's (`monsters.avatars.route`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import TYPE_CHECKING, Any, Self
 from django.conf import settings
 from django.http import QueryDict
 
-from monsters.avatars import read as avatar_read
 from monsters.guards import cache, sources
 from monsters.images import asked, formats, headers, identity, keys, links, service, sizes, styles
 from monsters.models import Generation
@@ -86,16 +86,6 @@ STAFF = Route(
     current_url=lambda ask: links.staff_monster_url(ask.name_hash, ask.size),
     origin=Generation.Origin.ADMIN,
     limited=False,  # staff browse pages of 100 thumbnails
-)
-# Gravatar's URL API (monsters/avatars/). Its URLs carry no `v`: no redirect is ever
-# made to a current URL. Any site's script may read an avatar (to draw it on a canvas).
-AVATAR = Route(
-    path=avatar_read.PATH,
-    read=avatar_read.read,
-    shared=True,
-    current_url=lambda ask: "",
-    origin=Generation.Origin.AVATAR,
-    cors=True,
 )
 
 

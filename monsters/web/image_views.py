@@ -1,6 +1,6 @@
 """The image views: the one image function's answer, and on a miss `miss.draw()`.
 
-In production the front layer (`monsters.images.front`) answers the public routes
+In production the front layer (`monsters.web.front`) answers the public routes
 before Django does, by the same two functions; these views answer them when Django is
 asked directly, and the staff thumbnails (behind the admin's login) always.
 """
@@ -11,8 +11,10 @@ from csp.decorators import csp_exempt
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from monsters.avatars.route import AVATAR
 from monsters.guards import clients
-from monsters.images import answer, miss
+from monsters.images import answer
+from monsters.web import miss
 
 
 # Images set their own headers (headers.py: an SVG gets a policy of its own, PNG and
@@ -32,7 +34,7 @@ def avatar(request: HttpRequest, avatar_hash: str, extension: str | None = None)
     """Gravatar's URL API (monsters/avatars/): drawn from a keyed id, never the hash.
     Every answer, a 429 or 503 too, lets any site's script read it (the route's
     `cors`), so a script sees the status rather than an opaque CORS failure."""
-    return serve_image(request, answer.AVATAR)
+    return serve_image(request, AVATAR)
 
 
 def serve_image(request: HttpRequest, route: answer.Route) -> HttpResponse:

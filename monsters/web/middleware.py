@@ -19,10 +19,11 @@ from http import HTTPStatus
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from monsters.avatars.route import AVATAR
 from monsters.images import answer, headers, identity
 
 FORM = "application/x-www-form-urlencoded"
-_IMAGE_ROUTES = (answer.PUBLIC.path, answer.STAFF.path, answer.AVATAR.path)
+_IMAGE_ROUTES = (answer.PUBLIC.path, answer.STAFF.path, AVATAR.path)
 _OTHER_READ_ONLY = re.compile(rf"/(m/{identity.NAME_HASH_PATTERN}|healthz|readyz|favicon\.ico)")
 READ_ONLY_METHODS = ("GET", "HEAD")
 FORM_METHODS = ("GET", "HEAD", "POST")  # the home page's

@@ -2,10 +2,11 @@
 
 The client's rate-limit token and the lead of the image's single flight (one Redis
 round trip), the render, and the answer: the image, a 429 when the client is over its
-limit, or the status a renderer's failure calls for (406, 503, 504). The front layer
-(`front.FastImages`) calls `draw()` for the public routes, the views for any route they
-are asked directly (the staff thumbnails, Django's test client): one path, so a client
-cannot tell which layer drew its image, or refused to.
+limit, or the status a renderer's failure calls for (406, 503, 504): the one place a
+renderer's failure becomes a status code. The front layer (`front.FastImages`) calls
+`draw()` for the public routes, the views for any route they are asked directly (the
+staff thumbnails, Django's test client): one path, so a client cannot tell which layer
+drew its image, or refused to.
 """
 
 from __future__ import annotations

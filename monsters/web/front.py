@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING
 
 from django.db import close_old_connections
 
+from monsters.avatars.route import AVATAR
 from monsters.guards import clients
-from monsters.images import answer, miss, site
+from monsters.images import answer, site
+from monsters.web import miss
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # The public image routes: monsters and avatars (staff thumbnails need Django's login).
-_ROUTES = (answer.PUBLIC, answer.AVATAR)
+_ROUTES = (answer.PUBLIC, AVATAR)
 
 
 class FastImages:
