@@ -878,7 +878,7 @@ def test_proxy_keeps_images_only_as_the_app_says_and_nothing_else(site):
     images = {directive.name: directive.args for directive in site["images"]}
     assert images["proxy_cache"] == ["identidock_images"]
     # The app's Cache-Control decides how long; no fallback that would keep an answer
-    # the app did not mark (tests/test_proxy_cache.py shows what is kept).
+    # the app did not mark (tests/test_proxy_cache_rules.py shows what is kept).
     assert "proxy_cache_valid" not in images
     assert "$request_uri" in images["proxy_cache_key"][0]  # v, size and the rest
     assert images["proxy_cache_lock"] == ["on"]

@@ -1,13 +1,13 @@
-"""No audit row is lost: with PostgreSQL closed or stuck, generations wait in a durable
-queue (a Redis stream) and are written exactly once when it is back; with Redis down
-too, the row is logged with every field. The key tests run with the suite's settings and
-with the audit write-behind (and the in-process tier) at their production defaults."""
+"""No audit row is lost while PostgreSQL is away: with it closed or stuck, or a connection
+closed under the app, generations wait in a durable queue (a Redis stream) and are written
+exactly once when it is back, by `flush_audit` or by a process's own flusher, rows left
+behind by a process that is gone included; a flusher that died holding the queue's lock
+holds it up only briefly. The key tests run with the suite's settings and with the audit
+write-behind (and the in-process tier) at their production defaults."""
 
 from __future__ import annotations
 
 import io
-import json
-import logging
 import threading
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -17,12 +17,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django_redis import get_redis_connection
 
-from monsters.audit import flusher, held
+from monsters.audit import flusher
 from monsters.audit import record as audit
-from monsters.images import identity, keys
+from monsters.images import identity
 from monsters.models import Generation
-from tests.audit_rows import AuditDatabase, intents, rows, settle_audit
-from tests.cache_points import point_cache_at
+from tests.audit_outage import audit_database, empty_queue_around, flush
+from tests.audit_rows import AuditDatabase, rows, settle_audit
 from tests.ports import free_port
 from tests.stuck_listener import StuckListener
 from tests.waiting import eventually
@@ -32,16 +32,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def database() -> Iterator[AuditDatabase]:
-    moved = AuditDatabase()
-    yield moved
-    moved.restore()
+    with audit_database() as moved:
+        yield moved
 
 
 @pytest.fixture
 def empty_queue() -> Iterator[None]:
-    audit.flush_queue()
-    yield
-    audit.flush_queue()
+    with empty_queue_around():
+        yield
 
 
 def miss_20(client) -> None:
@@ -49,12 +47,6 @@ def miss_20(client) -> None:
         response = client.get(f"/monster/{identity.hash_name(f'guest {n}')}")
         assert response.status_code == HTTPStatus.OK
         assert response["X-Cache"] == "MISS"
-
-
-def flush() -> str:
-    out = io.StringIO()
-    call_command("flush_audit", stdout=out)
-    return out.getvalue()
 
 
 @pytest.mark.usefixtures("suite_and_production_defaults")
@@ -236,37 +228,6 @@ def test_flush_audit_says_so_when_the_database_still_refuses(
     assert rows() == 1
 
 
-def test_with_redis_down_too_the_row_waits_in_memory_until_the_database_is_back(
-    client, renderer_server, database, settings, caplog
-):
-    point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
-    database.point_at(free_port())
-    moby = identity.hash_name("Moby Dock")
-    assert client.get(f"/monster/{moby}", {"size": 120}).status_code == HTTPStatus.OK
-    assert held.count() == 1
-    assert not [r for r in caplog.records if r.levelno == logging.ERROR]
-    database.restore()
-    settings.BREAKER_COOL_DOWN = 0  # the database's breaker lets the retry through
-    held.retry()  # what the process's flusher does every RETRY_SECONDS
-    assert held.count() == 0
-    assert list(Generation.objects.values_list("name_hash", "size")) == [(moby, 120)]
-
-
-def test_with_redis_down_too_a_row_that_cannot_be_kept_is_logged_with_every_field(
-    client, renderer_server, database, settings, caplog
-):
-    settings.AUDIT_MAX_WAITING_ROWS = 0
-    point_cache_at(settings, f"redis://127.0.0.1:{free_port()}/0")
-    database.point_at(free_port())
-    moby = identity.hash_name("Moby Dock")
-    assert client.get(f"/monster/{moby}", {"size": 120}).status_code == HTTPStatus.OK
-    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
-    fields = json.loads(logged.getMessage().split(": ", 1)[1])
-    assert fields["name_hash"] == moby
-    assert fields["size"] == "120"
-    assert {"event_id", "source", "origin", "png_bytes", "render_ms", "created_at"} <= set(fields)
-
-
 def test_a_connection_closed_under_the_app_queues_the_row_instead_of_failing(
     client, renderer_server, empty_queue
 ):
@@ -277,80 +238,4 @@ def test_a_connection_closed_under_the_app_queues_the_row_instead_of_failing(
     assert audit.queue_length() == 1
     connection.close()
     flush()
-    assert rows() == 1
-
-
-def _generation_of(name_hash: str) -> Generation:
-    return audit.new_generation(
-        name_hash=name_hash, size=80, source="dnmonster", origin="web", png_bytes=9, render_ms=1.0
-    )
-
-
-@pytest.mark.usefixtures("suite_and_production_defaults")
-def test_a_miss_leaves_its_row_and_no_intent_behind(client, renderer_server, empty_queue):
-    assert client.get(f"/monster/{identity.hash_name('Moby Dock')}")["X-Cache"] == "MISS"
-    settle_audit()
-    assert rows() == 1
-    assert intents() == 0
-
-
-def test_a_row_whose_process_died_after_caching_its_image_is_written_from_its_intent(
-    renderer_server, empty_queue, monkeypatch
-):
-    from monsters.guards import cache
-
-    ref = keys.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
-    generation = audit.new_generation(
-        name_hash=ref.name_hash,
-        size=80,
-        source="dnmonster",
-        origin="web",
-        png_bytes=9,
-        render_ms=1.0,
-    )
-    stream, fields = audit.intent_of(generation)
-    assert cache.add_with_intent(ref.key, b"\x89PNG\r\n\x1a\n!", stream=stream, fields=fields)[0]
-    # The process dies here, between its image and its row: nothing calls record().
-    assert rows() == 0 and intents() == 1
-    assert audit.flush_queue().written == 0  # too young: its process may still write it
-    monkeypatch.setattr(audit, "ORPHAN_SECONDS", 0)
-    assert audit.orphan_count() == 1
-    assert audit.flush_queue(orphans_after=0).written == 1
-    assert Generation.objects.get().event_id == generation.event_id
-    assert audit.flush_queue().written == 0
-    assert rows() == 1
-
-
-def test_an_intent_is_stored_only_with_the_image(renderer_server, empty_queue):
-    from monsters.guards import cache
-
-    ref = keys.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
-    fields = audit.intent_of(
-        audit.new_generation(
-            name_hash=ref.name_hash,
-            size=80,
-            source="dnmonster",
-            origin="web",
-            png_bytes=9,
-            render_ms=1.0,
-        )
-    )[1]
-    assert cache.add_with_intent(
-        ref.key, b"\x89PNG first", stream=audit.INTENTS_NAME, fields=fields
-    )[0]
-    stored, intent = cache.add_with_intent(
-        ref.key, b"\x89PNG second", stream=audit.INTENTS_NAME, fields=fields
-    )
-    assert (stored, intent) == (False, None)
-    assert intents() == 1
-    assert cache.get(ref.key) == b"\x89PNG first"  # readable through the cache as ever
-
-
-def test_flush_audit_writes_intents_of_any_age(renderer_server, empty_queue):
-    from monsters.guards import cache
-
-    ref = keys.locate(name_hash=identity.hash_name("Moby Dock"), size=80)
-    stream, fields = audit.intent_of(_generation_of(ref.name_hash))
-    cache.add_with_intent(ref.key, b"\x89PNG\r\n\x1a\n!", stream=stream, fields=fields)
-    assert "wrote 1 queued audit rows" in flush()
     assert rows() == 1
