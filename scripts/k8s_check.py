@@ -4,7 +4,7 @@ Run as `.venv/bin/python -m scripts.k8s_check` from the checkout. Rendering is
 `kubectl kustomize`, which reads files and contacts no cluster; validation is
 kubernetes-validate against the JSON schemas it ships, strictly (a field the schema
 does not know is an error), for one pinned Kubernetes release. Offline both ways.
-tests/test_k8s_manifests.py checks through the same functions.
+tests/test_k8s_rendering.py checks through the same functions.
 """
 
 from __future__ import annotations
