@@ -51,7 +51,7 @@ def test_jobs_get_the_web_apps_settings(rendered, overlay):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_migration_job_migrates_without_a_statement_timeout(rendered, overlay):
     resources = rendered[overlay]
-    (job,) = manifests.objects(resources, "Job")
+    job = manifests.one(resources, "Job", "identidock-migrate")
     (container,) = manifests.pod_template(job)["spec"]["containers"]
     assert container["command"] == ["python", "manage.py", "migrate", "--noinput"]
     assert container["image"] == manifests.web(resources)[1]["image"]
@@ -94,4 +94,4 @@ def test_every_manage_py_command_in_the_manifests_exists_and_takes_its_arguments
             parser = load_command_class(commands[name], name).create_parser("manage.py", name)
             parser.parse_args(arguments)  # CommandError on an unknown argument
             ran.append(name)
-    assert sorted(set(ran)) == ["flush_audit", "migrate", "prune_audit_log"]
+    assert {"flush_audit", "migrate", "prune_audit_log"} <= set(ran)  # the ones they need
