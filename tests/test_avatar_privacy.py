@@ -8,22 +8,18 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import shutil
-import signal
-import tempfile
 from collections.abc import Iterator
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 import requests
 from django.db import connection
 from django_redis import get_redis_connection
 
-from scripts.stack import compose, processes, proxy
 from tests import per_run
 from tests.live_identidock import live_identidock
 from tests.ports import free_port
+from tests.shipped_proxy import shipped_proxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,30 +46,14 @@ def served(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[dic
             LOG_LEVEL="DEBUG",  # the service's own "Cache miss" lines included
             METRICS_PORT=str(metrics_port),
         ) as url,
+        shipped_proxy(url.removeprefix("http://"), logs) as proxy_url,
     ):
-        port = free_port()
-        prefix = Path(tempfile.mkdtemp(prefix="identidock-privacy-proxy-"))
-        config = proxy.write_config(
-            prefix, listen=f"127.0.0.1:{port}", upstream=url.removeprefix("http://")
-        )
-        nginx = processes.start(
-            "proxy",
-            proxy.command(config),
-            compose.image_environment(),
-            log_dir=logs,
-            stop_signal=signal.SIGQUIT,
-        )
-        try:
-            processes.wait_until_serving(nginx, f"http://127.0.0.1:{port}/healthz")
-            yield {
-                "url": url,
-                "proxy": f"http://127.0.0.1:{port}",
-                "logs": logs,
-                "metrics": f"http://127.0.0.1:{metrics_port}/metrics",
-            }
-        finally:
-            nginx.stop()
-            shutil.rmtree(prefix)
+        yield {
+            "url": url,
+            "proxy": proxy_url,
+            "logs": logs,
+            "metrics": f"http://127.0.0.1:{metrics_port}/metrics",
+        }
 
 
 def _ask_for_avatars(base: str) -> None:

@@ -10,23 +10,20 @@ their header in time.
 from __future__ import annotations
 
 import re
-import shutil
-import signal
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from scripts.stack import compose, processes, proxy
 from scripts.stack.ports import free_port
+from tests.shipped_proxy import shipped_proxy
 
 HEADER_TIMEOUT_SECONDS = 5
 
@@ -85,26 +82,14 @@ def proxied(tmp_path_factory) -> Iterator[Proxied]:
     upstream.daemon_threads = True
     upstream.received = []  # type: ignore[attr-defined]
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    port = free_port()
-    prefix = Path(tempfile.mkdtemp(prefix="identidock-proxy-test-"))
-    config = proxy.write_config(
-        prefix, listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{upstream.server_port}"
-    )
-    nginx = processes.start(
-        "proxy",
-        proxy.command(config),
-        compose.image_environment(),
-        log_dir=tmp_path_factory.mktemp("proxy-logs"),
-        stop_signal=signal.SIGQUIT,
-    )
     try:
-        processes.wait_until_serving(nginx, f"http://127.0.0.1:{port}/healthz")
-        yield Proxied(f"http://127.0.0.1:{port}", port, upstream.received)  # type: ignore[attr-defined]
+        with shipped_proxy(
+            f"127.0.0.1:{upstream.server_port}", tmp_path_factory.mktemp("proxy-logs")
+        ) as url:
+            yield Proxied(url, urlsplit(url).port or 0, upstream.received)  # type: ignore[attr-defined]
     finally:
-        nginx.stop()
         upstream.shutdown()
         upstream.server_close()
-        shutil.rmtree(prefix)
 
 
 @pytest.fixture
@@ -288,31 +273,10 @@ def test_an_oversized_body_or_line_is_one_line_of_text_with_the_security_headers
 @pytest.fixture(scope="module")
 def proxy_to_nothing(tmp_path_factory) -> Iterator[int]:
     """The proxy in front of a port nobody listens on: every request is nginx's 502."""
-    port = free_port()
-    prefix = Path(tempfile.mkdtemp(prefix="identidock-proxy-test-"))
-    config = proxy.write_config(
-        prefix, listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{free_port()}"
-    )
-    nginx = processes.start(
-        "proxy",
-        proxy.command(config),
-        compose.image_environment(),
-        log_dir=tmp_path_factory.mktemp("proxy-logs"),
-        stop_signal=signal.SIGQUIT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.05)
-        yield port
-    finally:
-        nginx.stop()
-        shutil.rmtree(prefix)
+    with shipped_proxy(
+        f"127.0.0.1:{free_port()}", tmp_path_factory.mktemp("proxy-logs"), ready_path=None
+    ) as url:
+        yield urlsplit(url).port or 0
 
 
 def test_no_app_behind_the_proxy_is_a_one_line_502_with_the_security_headers(proxy_to_nothing):

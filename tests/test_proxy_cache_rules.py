@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import shutil
-import signal
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,9 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from scripts.stack import compose, processes, proxy
-from scripts.stack.ports import free_port
 from tests.proxy_requests import get, settled
+from tests.shipped_proxy import shipped_proxy
 from tests.waiting import eventually
 
 IMAGE = b"\x89PNG pretend"
@@ -94,32 +90,18 @@ def scripted_proxy(tmp_path_factory) -> Iterator[Scripted]:
     upstream.received = []  # type: ignore[attr-defined]
     upstream.answers = {}  # type: ignore[attr-defined]
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    port = free_port()
-    prefix = Path(tempfile.mkdtemp(prefix="identidock-proxy-cache-test-"))
     logs = tmp_path_factory.mktemp("proxy-cache-logs")
-    config = proxy.write_config(
-        prefix, listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{upstream.server_port}"
-    )
-    nginx = processes.start(
-        "proxy",
-        proxy.command(config),
-        compose.image_environment(),
-        log_dir=logs,
-        stop_signal=signal.SIGQUIT,
-    )
     try:
-        processes.wait_until_serving(nginx, f"http://127.0.0.1:{port}/healthz")
-        yield Scripted(
-            f"http://127.0.0.1:{port}",
-            upstream.answers,  # type: ignore[attr-defined]
-            upstream.received,  # type: ignore[attr-defined]
-            logs / "proxy.stdout.log",
-        )
+        with shipped_proxy(f"127.0.0.1:{upstream.server_port}", logs) as url:
+            yield Scripted(
+                url,
+                upstream.answers,  # type: ignore[attr-defined]
+                upstream.received,  # type: ignore[attr-defined]
+                logs / "proxy.stdout.log",
+            )
     finally:
-        nginx.stop()
         upstream.shutdown()
         upstream.server_close()
-        shutil.rmtree(prefix)
 
 
 _paths = iter(range(1_000_000))
