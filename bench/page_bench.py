@@ -34,7 +34,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `python bench/page_bench.py` puts bench/ on the path instead
 
 from bench import rounds, targets
-from bench.results import code_block
 from bench.servers import (
     REVISION,
     start_stack,
@@ -115,13 +114,8 @@ def run(argv: list[str] | None = None, *, result_file: bool = True) -> rounds.Se
         *targets.table([(s.key, s.label) for s in scenarios], results, FLOOR, verdicts, "floor"),
         "",
         targets.summary(verdicts),
-        "",
-        code_block(runner.rounds),
-        "",
-        *report.footing(),
     ]
-    report.finish(lines, arguments.keep_access_logs, result_file=result_file)
-    return rounds.Section(BENCH, lines, verdicts)
+    return report.close(lines, runner, verdicts, result_file=result_file)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ from bench.own_stack import (
     revision_of,
     scratch_database,
 )
-from bench.results import code_block, command_line, result_path
+from bench.results import command_line, result_path
 from bench.servers import Server, Servers, gunicorn_tuning
 from bench.visitor import bench_hashes, read_home_page, record_hit, warm
 from bench.wrk import rotate_script
@@ -270,19 +270,15 @@ def run(argv: list[str] | None = None, *, result_file: bool = True) -> rounds.Se
         + ", ".join(f"{s.key} {results[s.key].audit_rows:,}" for s in scenarios if s.cached)
         + ".",
     ]
-    lines += [
-        "",
-        code_block(runner.rounds),
-        "",
-        *report.footing(),
+    cpu_note = (
         "CPU us/req here counts both nginx (masters and workers) with the gunicorns: every "
-        "server on the machine, whichever one the row measures.",
-    ]
-    report.finish(lines, arguments.keep_access_logs, result_file=result_file)
+        "server on the machine, whichever one the row measures."
+    )
+    section = report.close(lines, runner, verdicts, result_file=result_file, notes=(cpu_note,))
     if not arguments.keep_access_logs:  # the proxy's log holds a line per request
         for log in (proxy_log, static.logs[0].parent / "static-nginx.access.log"):
             log.unlink(missing_ok=True)
-    return rounds.Section(BENCH, lines, verdicts)
+    return section
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ class Section:
     verdicts: list[Verdict]
 
 
-def add_arguments(parser: argparse.ArgumentParser, rounds: int = 3) -> None:
-    """The options every serving bench takes (`rounds`: its default number of rounds)."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every serving bench takes. Three rounds by default: the hit's target
+    is a median of rounds, and one round a neighbour spoiled should not decide any."""
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--connections", type=int, default=32)
@@ -169,6 +170,21 @@ class Report:
             "time of all the servers above (gunicorn masters and workers) per request, "
             "wrk's not counted; req/s, p50 and p99 over all rounds together.",
         ]
+
+    def close(
+        self,
+        lines: list[str],
+        runner: Runner,
+        verdicts: list[Verdict],
+        *,
+        result_file: bool,
+        notes: tuple[str, ...] = (),
+    ) -> Section:
+        """What ends every serving bench's report: the rounds' rates, the footing (and
+        `notes` after it), then `finish`; the bench's Section."""
+        lines = [*lines, "", results.code_block(runner.rounds), "", *self.footing(), *notes]
+        self.finish(lines, runner.arguments.keep_access_logs, result_file=result_file)
+        return Section(self.bench_name, lines, verdicts)
 
     def finish(
         self, lines: list[str], keep_access_logs: bool, *, result_file: bool = True
