@@ -167,7 +167,9 @@ AUDIT_WRITE_BEHIND_MS = _env_int("AUDIT_WRITE_BEHIND_MS", 100)
 # the test's own transaction, and the migrate job).
 AUDIT_WRITE_TIMEOUT_MS = _env_int("AUDIT_WRITE_TIMEOUT_MS", 1000)
 # Rows the writer may hold in memory; beyond this, rows go straight to the durable queue.
-AUDIT_MAX_WAITING_ROWS = _env_int("AUDIT_MAX_WAITING_ROWS", 1000, minimum=1)
+# The same bound keeps the rows neither PostgreSQL nor Redis takes: sized for a double
+# outage of a few dozen seconds at a process's miss rate (a row is about half a KB).
+AUDIT_MAX_WAITING_ROWS = _env_int("AUDIT_MAX_WAITING_ROWS", 10_000, minimum=1)
 # How many requests of a process may wait on the renderer at once (a bulkhead): a miss
 # over the limit answers 503 at once, so a frozen renderer never takes every thread and
 # hits and probes keep flowing. Below GUNICORN_THREADS, or the bulkhead holds nothing back.
